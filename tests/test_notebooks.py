@@ -9,9 +9,10 @@ MODULE_NBS = sorted(p.name for p in NBS.glob('[0-9]*.ipynb'))
 
 _RUNNER = """
 import sys
+from pathlib import Path
 from nbdev.config import get_config
 from nbdev.test import test_nb as run_nb
-ok, secs = run_nb(sys.argv[1], skip_flags=get_config(path=sys.argv[2]).tst_flags.split(), basepath=sys.argv[2])
+ok, secs = run_nb(Path(sys.argv[1]), skip_flags=get_config(path=sys.argv[2]).tst_flags.split(), basepath=sys.argv[2])
 print(f'{sys.argv[1]}: {secs:.1f}s'); sys.exit(0 if ok else 1)
 """
 
