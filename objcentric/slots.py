@@ -6,7 +6,7 @@
 __all__ = ['PRESETS', 'SlotAttention', 'SlateConfig', 'SLATE', 'evaluate_slate', 'fixed_batch_loss', 'plot_attention_iters',
            'slate_param_groups', 'slate_train_config', 'slate_datasets']
 
-# %% ../nbs/06_slot_attention.ipynb #852c91ea
+# %% ../nbs/06_slot_attention.ipynb #467dc129
 import math
 from typing import Optional
 import torch
@@ -22,14 +22,14 @@ from .data import get_dataset
 import matplotlib.pyplot as plt
 from .transformer import TransformerDecoder, LearnedPositionalEmbedding, autoregressive_generate
 
-# %% ../nbs/06_slot_attention.ipynb #3c5944f2
+# %% ../nbs/06_slot_attention.ipynb #5b4f5152
 def _check_shape(x:Tensor, name:str, ndim:int, last:Optional[int]=None, desc:str=''):
     "Raise a `ValueError` naming `name` when `x` has the wrong rank or last dimension."
     if not isinstance(x, Tensor): raise TypeError(f"{name}: expected a torch.Tensor {desc}, got {type(x).__name__}")
     if x.dim() != ndim or (last is not None and x.shape[-1] != last):
         raise ValueError(f"{name}: expected shape {desc}, got {tuple(x.shape)}")
 
-# %% ../nbs/06_slot_attention.ipynb #b963193e
+# %% ../nbs/06_slot_attention.ipynb #2a934524
 class SlotAttention(nn.Module):
     "Slot Attention (Locatello et al. 2020): iterative attention where slots compete for inputs."
     def __init__(self,
@@ -145,7 +145,7 @@ class SlotAttention(nn.Module):
         all_slots, all_attn = self.iterate(inputs, slots_init, num_slots)
         return all_slots[-1], all_attn[-1]
 
-# %% ../nbs/06_slot_attention.ipynb #47ec34f9
+# %% ../nbs/06_slot_attention.ipynb #8e8c22f6
 @dataclass
 class SlateConfig(Config):
     "SLATE model and training hyperparameters (defaults = the released 3D Shapes configuration)."
@@ -208,7 +208,7 @@ class SlateConfig(Config):
         "Tokens per image, (image_size/4)^2."
         return (self.image_size // 4) ** 2
 
-# %% ../nbs/06_slot_attention.ipynb #caa6a064
+# %% ../nbs/06_slot_attention.ipynb #f8a4c361
 PRESETS = {
     'slate_shapes3d': SlateConfig(),
     'cpu_demo': SlateConfig(image_size=64, vocab_size=64, dvae_hidden=32, num_slots=4, num_iters=3, slot_size=64,
@@ -224,7 +224,7 @@ PRESETS = {
                          plateau_patience=0, eval_every=30, ckpt_every=30, log_every=5),
 }
 
-# %% ../nbs/06_slot_attention.ipynb #c951d724
+# %% ../nbs/06_slot_attention.ipynb #c08fe590
 class SLATE(nn.Module):
     "SLATE: dVAE tokens -> slot attention over token embeddings -> slot-conditioned causal transformer."
     def __init__(self, cfg:SlateConfig=None): # the configuration (default: `PRESETS['slate_shapes3d']`)
@@ -343,7 +343,7 @@ class SLATE(nn.Module):
         "Images regenerated through the slot bottleneck (encode, then greedy `decode`)."
         return self.decode(self.encode(images)[0], use_cache=use_cache)
 
-# %% ../nbs/06_slot_attention.ipynb #6f2bb1d5
+# %% ../nbs/06_slot_attention.ipynb #cee72b61
 def _batches(ds, n:int, batch_size:int):
     "Yield batch dicts of the first `n` items of `ds` (uses `ds.get_batch` when available)."
     n = min(n, len(ds))
@@ -384,7 +384,7 @@ def evaluate_slate(model:SLATE, # a SLATE model
     res['n_eval'] = count
     return res
 
-# %% ../nbs/06_slot_attention.ipynb #8f5f58ff
+# %% ../nbs/06_slot_attention.ipynb #a92ef16b
 @torch.no_grad()
 def fixed_batch_loss(model:SLATE, # a SLATE model
                      batch, # a batch dict (or image tensor), kept fixed across calls
@@ -397,7 +397,7 @@ def fixed_batch_loss(model:SLATE, # a SLATE model
     model.train(was)
     return loss
 
-# %% ../nbs/06_slot_attention.ipynb #a232aa4a
+# %% ../nbs/06_slot_attention.ipynb #731fba32
 def plot_attention_iters(image:Tensor, # one image [3,H,W]
                          attn_iters:Tensor): # its attention per iteration [T,K,H,W]
     "Grid of each slot's attention map (rows) over the slot-attention iterations (columns)."
@@ -414,7 +414,7 @@ def plot_attention_iters(image:Tensor, # one image [3,H,W]
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_slot_attention.ipynb #63a4c0cd
+# %% ../nbs/06_slot_attention.ipynb #fd75720f
 def slate_param_groups(model:SLATE) -> list:
     "Two `ParamGroup`s: 'dvae' (constant lr) and 'main' (linear warm-up); both share a plateau halver."
     cfg = model.cfg
