@@ -86,11 +86,12 @@ def render_page(nb_path: Path, out: Path, pandoc: str, fmt='html5') -> Path:
     header = f"---\ntitle: {json.dumps(str(title))}\n" + (f"subtitle: {json.dumps(str(meta['description']))}\n" if meta.get('description') else '') + "---\n\n"
     md = out/f'{stem}.md'
     # links between notebooks become links between pages, as Quarto does
-    body = re.sub(r'\]\(([\w.\-]+)\.ipynb(#[\w\-.]*)?\)', lambda m: f"]({m.group(1)}.{'html' if fmt == 'html5' else 'md'}{m.group(2) or ''})", body)
+    body = re.sub(r'\]\(([\w.\-]+)\.ipynb(#[\w\-.]*)?\)', lambda m: f"]({m.group(1)}.html{m.group(2) or ''})" if fmt == 'html5' else f"](nbs/{m.group(1)}.ipynb{m.group(2) or ''})", body)
     md.write_text(header + body)
     dest = out/f"{stem}.{'html' if fmt == 'html5' else 'md.out'}"
     args = [pandoc, str(md), '-f', 'markdown-yaml_metadata_block+yaml_metadata_block', '-t', fmt, '-o', str(dest)]
     if fmt == 'html5': args += ['-s', '--toc', '--mathml']
+    else: args += ['--wrap=none']
     r = subprocess.run(args, capture_output=True, text=True, cwd=out)
     if r.returncode: raise RuntimeError(f'pandoc failed on {nb_path.name}: {r.stderr[:2000]}')
     return dest
@@ -166,6 +167,7 @@ def _readme_md(nb, tmp: Path) -> str:
     cells = []
     for c in nb.cells:
         if c.cell_type == 'code' and any(l.strip() in ('#| hide', '#|hide') for l in c.source.splitlines()): continue
+        if c.cell_type == 'code': c.outputs = []   # figures live on the docs site; the README shows the code
         cells.append(c)
     nb.cells = cells
     src = tmp/'index.ipynb'
