@@ -8,7 +8,7 @@ __all__ = ['alp_presets', 'serialize_indices', 'deserialize_tokens', 'block_mask
            'ALPGenerator', 'save_pngs', 'prior_nll', 'sampling_throughput', 'offline_feature_fn', 'ALPRunConfig',
            'decoding_frames', 'ALPRun', 'train_alp', 'load_alp']
 
-# %% ../nbs/09_alp.ipynb #03a33e75
+# %% ../nbs/09_alp.ipynb #50f438c6
 import hashlib, math, time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from PIL import Image
 from .core import Config, check, pick_preset, save_checkpoint, load_checkpoint, count_params
 from .transformer import TransformerDecoder, KVCache, sample_logits
 
-# %% ../nbs/09_alp.ipynb #3daea5f4
+# %% ../nbs/09_alp.ipynb #d5db0427
 def serialize_indices(indices:Tensor, # SVQ code indices [B,N,M] (global, block m in [m*K,(m+1)*K))
                      ) -> Tensor:      # tokens [B,N*M], slot-major
     "Flatten SVQ indices slot-major into the prior's token sequence"
@@ -34,7 +34,7 @@ def deserialize_tokens(tokens:Tensor, # prior tokens [B,N*M]
         raise ValueError(f'tokens: expected shape [B,{num_slots*num_blocks}] (num_slots*num_blocks), got {tuple(tokens.shape)}')
     return tokens.reshape(tokens.shape[0], num_slots, num_blocks)
 
-# %% ../nbs/09_alp.ipynb #8d3e773a
+# %% ../nbs/09_alp.ipynb #a9aef90a
 def block_mask(seq_len:int,         # T = N*M
                num_blocks:int,      # M (1 = no block structure)
                codes_per_block:int, # K
@@ -44,7 +44,7 @@ def block_mask(seq_len:int,         # T = N*M
     code_block = torch.arange(num_blocks*codes_per_block) // codes_per_block
     return block[:, None] == code_block[None, :]
 
-# %% ../nbs/09_alp.ipynb #4cc640e0
+# %% ../nbs/09_alp.ipynb #a1b7922d
 @dataclass
 class ALPConfig(Config):
     "Architecture of the autoregressive prior; the defaults are the official NLoTM ALP"
@@ -70,13 +70,13 @@ class ALPConfig(Config):
     @property
     def codes_per_block(self): return self.vocab_size // self.num_blocks
 
-# %% ../nbs/09_alp.ipynb #b119da73
+# %% ../nbs/09_alp.ipynb #27edc663
 def _prior_stack(c:ALPConfig) -> TransformerDecoder:
     "The official prior's layers: post-LN, ReLU, biases, causal, no cross-attention, no final norm"
     return TransformerDecoder(c.num_layers, c.d_model, c.num_heads, dropout=c.dropout, max_len=c.seq_len, norm_first=False,
                               cross_attn=False, ffn_dim=c.ffn_dim, bias=True, final_norm=False)
 
-# %% ../nbs/09_alp.ipynb #258bba9b
+# %% ../nbs/09_alp.ipynb #972436a8
 class ALP(nn.Module):
     "Autoregressive LoT Prior: a causal post-LN transformer over slot-major SVQ code sequences (or any token sequences)"
     def __init__(self, cfg:ALPConfig):
@@ -165,7 +165,7 @@ class ALP(nn.Module):
         finally: self.train(was)
         return toks
 
-# %% ../nbs/09_alp.ipynb #4e6d5c0f
+# %% ../nbs/09_alp.ipynb #89ce5536
 def file_digest(path, # any file
                 chunk:int=1<<20) -> str:
     "SHA-256 hex digest of a file's bytes"
@@ -197,7 +197,7 @@ def data_fingerprint(ds, # a dataset of dicts with 'image'
         h.update(x.float().numpy().tobytes())
     return h.hexdigest()[:16]
 
-# %% ../nbs/09_alp.ipynb #bf53209b
+# %% ../nbs/09_alp.ipynb #cf6765aa
 def _images_of(batch):
     x = batch['image'] if isinstance(batch, dict) else batch[0] if isinstance(batch, (list, tuple)) else batch
     if not (torch.is_tensor(x) and x.dim() == 4 and x.shape[1] == 3):
@@ -226,7 +226,7 @@ def encode_latents(svq:nn.Module,        # trained SVQ (`encode(images)['indices
     if not idx: raise ValueError('encode_latents: the dataset is empty')
     return dict(indices=torch.cat(idx), tokens=torch.cat(tok) if dvae_tokens else None)
 
-# %% ../nbs/09_alp.ipynb #c8115b39
+# %% ../nbs/09_alp.ipynb #57eba095
 def build_latent_cache(ckpt_path,          # SVQ checkpoint file (its bytes key the cache)
                        datasets:dict,      # split name -> dataset of dicts with 'image'
                        cache_dir,          # folder of the cache files (`<split>.pt`)
@@ -255,7 +255,7 @@ def build_latent_cache(ckpt_path,          # SVQ checkpoint file (its bytes key 
         out[split] = dict(path=path, rebuilt=True, key=key)
     return out
 
-# %% ../nbs/09_alp.ipynb #fdd82e48
+# %% ../nbs/09_alp.ipynb #9ed8baf5
 class LatentDataset(torch.utils.data.Dataset):
     "Token sequences for a prior: slot-major SVQ codes ('svq') or raster dVAE tokens ('dvae') from a latent cache"
     def __init__(self, src,        # cache file, its loaded dict, or an SVQ indices tensor [n,N,M]
@@ -283,7 +283,7 @@ class LatentDataset(torch.utils.data.Dataset):
         "An `ALPConfig` whose vocabulary, length and block structure fit this data (`kw`: the other fields)"
         return ALPConfig(vocab_size=self.vocab_size, seq_len=self.seq_len, num_blocks=self.num_blocks, **kw)
 
-# %% ../nbs/09_alp.ipynb #5319e827
+# %% ../nbs/09_alp.ipynb #7baf67ed
 class ALPGenerator:
     "Scene generation from a trained prior: `generate(n)` images, `write_pngs` for external FID"
     def __init__(self, prior:ALP,    # trained prior
@@ -346,7 +346,7 @@ class ALPGenerator:
             paths += save_pngs(self.generate(min(batch_size, n - i), batch_size, seed=seed + j, **kw), folder, start=i)
         return paths
 
-# %% ../nbs/09_alp.ipynb #b237f320
+# %% ../nbs/09_alp.ipynb #eda8fa42
 def save_pngs(images:Tensor, # [B,3,H,W] in [0,1]
               folder,        # output folder (created)
               start:int=0,   # number of the first file
@@ -362,7 +362,7 @@ def save_pngs(images:Tensor, # [B,3,H,W] in [0,1]
         Image.fromarray(a.squeeze(-1) if a.shape[-1] == 1 else a).save(p); paths.append(p)
     return paths
 
-# %% ../nbs/09_alp.ipynb #2fca3012
+# %% ../nbs/09_alp.ipynb #4868a6c7
 @torch.no_grad()
 def prior_nll(prior:ALP,          # the prior
               data,               # `LatentDataset` (or any dataset of dict(tokens=[T]))
@@ -382,7 +382,7 @@ def prior_nll(prior:ALP,          # the prior
     T = prior.cfg.seq_len
     return dict(val_nll=tot / cnt / T, val_loss=tot / cnt, val_oob_mass=oob / cnt)
 
-# %% ../nbs/09_alp.ipynb #cb61e927
+# %% ../nbs/09_alp.ipynb #08284d6c
 def sampling_throughput(gen:ALPGenerator, # generator to time
                         n:int=64,         # images
                         repeats:int=1,    # timed repetitions (the best is kept)
@@ -396,7 +396,7 @@ def sampling_throughput(gen:ALPGenerator, # generator to time
         best = min(best, time.perf_counter() - t0)
     return dict(images_per_s=n / best, seconds=best)
 
-# %% ../nbs/09_alp.ipynb #e9539d5d
+# %% ../nbs/09_alp.ipynb #cbc52cfb
 def _factor_targets(batch:dict, names) -> Tensor|None:
     "Multi-hot [B, S+C] of the shapes and colours present in each scene (None without factors)"
     names = list(names)
@@ -431,7 +431,7 @@ def offline_feature_fn(train_ds,          # training dataset (dicts with 'image'
         with torch.no_grad(): return net(x.to(device).float())
     return features, name
 
-# %% ../nbs/09_alp.ipynb #0bbb1dcb
+# %% ../nbs/09_alp.ipynb #2504de88
 @dataclass
 class ALPRunConfig(Config):
     "Data, optimiser, schedule and evaluation of an ALP training run"
@@ -484,7 +484,7 @@ alp_presets = dict(
                                 half_life=250000, n_samples=1000, gen_batch=100, eval_every=10000, ckpt_every=10000)),
 )
 
-# %% ../nbs/09_alp.ipynb #2ff342f8
+# %% ../nbs/09_alp.ipynb #9a7823e9
 @torch.no_grad()
 def decoding_frames(svq:nn.Module,     # trained SVQ (with `token_decoder`, `coupling`, `dvae`)
                     tokens:Tensor,     # [B, N*M] prior samples
@@ -505,7 +505,7 @@ def decoding_frames(svq:nn.Module,     # trained SVQ (with `token_decoder`, `cou
         frames.append(make_grid(img * shown + 0.5 * (1 - shown), nrow=nrow))
     return torch.stack(frames)
 
-# %% ../nbs/09_alp.ipynb #640b7eab
+# %% ../nbs/09_alp.ipynb #5e5c68b8
 @dataclass
 class ALPRun:
     "Everything a finished `train_alp` call produced"
@@ -544,7 +544,7 @@ def _svq_run_data(svq_dir:Path, data_path, datasets=None):
     tr, va = svq_datasets(run, meta['model']['image_size'], data_path, cache_dir=svq_dir / 'data' if data_path is None else None)
     return tr, va, meta
 
-# %% ../nbs/09_alp.ipynb #37af8d12
+# %% ../nbs/09_alp.ipynb #085cccab
 def _train_prior(kind, cache, model_kw, run, seed, out, device, resume, progress):
     "Train (or resume) one prior on the cached latents; returns (prior, history, trainer, val data)"
     from objcentric.train import Trainer, TrainConfig, ParamGroup, linear_warmup, half_life, compose
@@ -670,7 +670,7 @@ def train_alp(preset:str='cpu_demo',   # 'smoke', 'cpu_demo' or 'paper'
     return ALPRun(main['prior'], b['prior'] if b else None, svq, metrics, main['hist'], b['hist'] if b else None,
                   main['imgs'], b['imgs'] if b else None, main['toks'], out, files)
 
-# %% ../nbs/09_alp.ipynb #3e560adc
+# %% ../nbs/09_alp.ipynb #cf2a695a
 def load_alp(out_dir,            # a `train_alp` run folder
              kind:str='svq',     # 'svq': the ALP; 'dvae': the dVAE-token baseline
              device='cpu',       # where to put the models
