@@ -142,7 +142,8 @@ def check_site(nbs: Path = NBS, out: Path = ROOT/'_docs_check', require_figures=
         for src in parser.imgs:
             if not re.match(r'^(data:|https?:)', src) and not (out/src).exists(): problems.append(f'page {p}: image {src!r} is missing')
         src_nb = json.loads((nbs/p).read_text())
-        code = '\n'.join(''.join(c['source']) for c in src_nb['cells'] if c['cell_type'] == 'code')
+        # cells a reader sees run (exported definitions only make figures when called elsewhere)
+        code = '\n'.join(''.join(c['source']) for c in src_nb['cells'] if c['cell_type'] == 'code' and not re.match(r'\s*#\|\s*export', ''.join(c['source'])))
         fm = ''.join(src_nb['cells'][0]['source']) if src_nb['cells'] else ''
         if require_figures and re.match(r'\d', p) and FIG_CALLS.search(code) and not parser.imgs and 'skip_exec' not in fm:
             problems.append(f'page {p} makes figures but shows none: store the executed outputs (python .ci/execute_nbs.py nbs/{p})')
