@@ -5,7 +5,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
-MODULE_NBS = sorted(p.name for p in NBS.glob('[0-9]*.ipynb'))
+MODULE_NBS = sorted(p.name for p in NBS.glob('[0-9]*.ipynb')) + ['index.ipynb']   # index: the quick start must run
 
 _RUNNER = """
 import sys
