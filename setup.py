@@ -21,7 +21,7 @@ setup(
     packages=find_packages(include=[lib, lib + '.*']), include_package_data=True,
     install_requires=shlex.split(cfg['requirements']),
     extras_require={'dev': shlex.split(cfg['dev_requirements'])},
-    entry_points={'nbdev': [f'{lib}={lib}._modidx:d']},
+    entry_points={'nbdev': [f'{lib}={lib}._modidx:d'], 'console_scripts': [f'{lib}={lib}.recipes:main']},
     classifiers=[f'Development Status :: {statuses[int(cfg["status"]) - 1]}', f'Intended Audience :: {cfg["audience"]}',
                  f'License :: {lic[1]}', 'Natural Language :: English', 'Programming Language :: Python :: 3'],
     zip_safe=False)

@@ -8,11 +8,11 @@ __all__ = ['SPLITS', 'SPRITE_SHAPES', 'SPRITE_COLOURS', 'SPRITE_SIZES', 'SPRITE_
            'SHAPES3D_FACTORS', 'SHAPES3D_SIZES', 'SHAPES3D_VALUES', 'SHAPES3D_SHAPES', 'MPI3D_FACTORS', 'MPI3D_SIZES',
            'DATASETS', 'DataError', 'split_id', 'item_rng', 'counter_uniforms', 'SyntheticDataset', 'render_sprites',
            'check_rule', 'SpritesDataset', 'pos_bin', 'ClevrLikeDataset', 'index_to_factors', 'factors_to_index',
-           'Shapes3DLikeDataset', 'resize_crop', 'PngGlobDataset', 'Shapes3DH5Dataset', 'MPI3DNpzDataset',
+           'Shapes3DLikeDataset', 'resize_crop', 'PngGlobDataset', 'Shapes3DH5Dataset', 'MPI3DNpzDataset', 'load_npy',
            'ClevrTexNSIDataset', 'ImageFolderDataset', 'to_hdf5', 'HDF5Dataset', 'cached', 'get_dataset', 'make_loader']
 
-# %% ../nbs/01_data.ipynb #bcc339e6
-import json, math, os, zipfile, glob as _glob
+# %% ../nbs/01_data.ipynb #90521272
+import json, math, os, pickle, zipfile, glob as _glob
 from pathlib import Path
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch.utils.data import Dataset, DataLoader, default_collate
 import h5py
 from PIL import Image, UnidentifiedImageError
 
-# %% ../nbs/01_data.ipynb #67334d8b
+# %% ../nbs/01_data.ipynb #c7528fe6
 class DataError(ValueError):
     "Bad data input; the message names the file or argument and what was expected"
     pass
@@ -37,7 +37,7 @@ def split_id(split:str # one of 'train', 'val', 'test'
     _check(split in SPLITS, f"split={split!r}: expected one of {SPLITS}")
     return SPLITS.index(split)
 
-# %% ../nbs/01_data.ipynb #4c2875f0
+# %% ../nbs/01_data.ipynb #024423d9
 def item_rng(seed:int, # dataset seed (>= 0)
              split:str, # 'train', 'val' or 'test'
              index:int, # item index within the split
@@ -47,7 +47,7 @@ def item_rng(seed:int, # dataset seed (>= 0)
     _check(int(seed) >= 0, f"seed={seed!r}: expected a non-negative int")
     return np.random.default_rng(np.random.SeedSequence([int(seed), split_id(split), int(index), int(attempt)]))
 
-# %% ../nbs/01_data.ipynb #b41de955
+# %% ../nbs/01_data.ipynb #0714e7ad
 _M1, _M2, _GOLD = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(0x9E3779B97F4A7C15)
 
 def _mix64(z):
@@ -72,7 +72,7 @@ def counter_uniforms(seed:int, # dataset seed (>= 0)
         z = _mix64(h[:, None] + (np.arange(1, n + 1, dtype=np.uint64) * _GOLD)[None])
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 2 ** 53)
 
-# %% ../nbs/01_data.ipynb #54b0cfe2
+# %% ../nbs/01_data.ipynb #4e078566
 def _to_image(img_u8):
     "uint8 [B,H,W,3] array -> float32 tensor [B,3,H,W] in [0,1] (exact multiples of 1/255)"
     return torch.from_numpy(np.ascontiguousarray(img_u8)).permute(0, 3, 1, 2).float().div_(255.)
@@ -141,7 +141,7 @@ class SyntheticDataset(Dataset):
         "The constructor arguments that determine the items (stored with HDF5 caches)"
         return {k: v for k, v in vars(self).items() if not k.startswith('_') and isinstance(v, (int, float, str, bool, list, tuple, type(None)))}
 
-# %% ../nbs/01_data.ipynb #1fdd2e96
+# %% ../nbs/01_data.ipynb #8a80184b
 SPRITE_SHAPES = ('square', 'circle', 'triangle', 'diamond', 'pentagon', 'hexagon',
                  'star', 'cross', 'heart', 'ring', 'ellipse', 'crescent')
 SPRITE_COLOURS = dict(red=(235, 30, 30), green=(40, 205, 50), blue=(40, 90, 245), yellow=(245, 230, 30),
@@ -149,7 +149,7 @@ SPRITE_COLOURS = dict(red=(235, 30, 30), green=(40, 205, 50), blue=(40, 90, 245)
 SPRITE_SIZES = (0.085, 0.11, 0.14)  # radius r as a fraction of the image side
 SPRITE_FACTORS = ('shape', 'colour', 'size', 'x', 'y', 'depth')
 
-# %% ../nbs/01_data.ipynb #8410418e
+# %% ../nbs/01_data.ipynb #3791f114
 def _polygon(u, v, n, R):
     "Regular n-gon with circumradius R, one vertex pointing up (image v axis points down)"
     a = R * math.cos(math.pi / n)
@@ -183,7 +183,7 @@ _SPRITE_INSIDE = (
     _crescent,
 )
 
-# %% ../nbs/01_data.ipynb #ab93889d
+# %% ../nbs/01_data.ipynb #3be9987f
 def _coords(H):
     return (np.arange(H, dtype=np.float32) + 0.5) / H
 
@@ -271,7 +271,7 @@ def render_sprites(factors, # [B,O,6] rows (shape, colour, size, x, y, depth); x
     return dict(image=_paint(label, pal[colour], bg), masks=_label_masks(label, O), labels=torch.from_numpy(label.astype(np.int64)),
                 area=torch.from_numpy(area))
 
-# %% ../nbs/01_data.ipynb #a3c64297
+# %% ../nbs/01_data.ipynb #ddee8cbc
 SPRITE_RULES = (None, 'distinct_colours', 'distinct_shapes', 'distinct_colours_and_shapes', 'same_colour', 'same_shape')
 
 def _pairwise(vals, present, same):
@@ -295,7 +295,7 @@ def check_rule(factors, # [B,O,F] sprite factor rows (shape in column 0, colour 
     if rule == 'same_colour': return _pairwise(colour, p, True)
     return _pairwise(shape, p, True)
 
-# %% ../nbs/01_data.ipynb #11702980
+# %% ../nbs/01_data.ipynb #04d8bc58
 def _texture_bg(kind, c1, c2, freq, angle, phase, H):
     "Muted background patterns uint8 [B,3,H,W]; kind 0 stripes, 1 checks, 2 waves; all parameters per image"
     B = len(kind); c = _coords(H)
@@ -314,7 +314,7 @@ def _texture_bg(kind, c1, c2, freq, angle, phase, H):
     a, d = np.asarray(c1, np.float32)[:, :, None, None], np.asarray(c2 - c1, np.float32)[:, :, None, None]
     return (a + t[:, None] * d + 0.5).astype(np.uint8)
 
-# %% ../nbs/01_data.ipynb #26c4bae1
+# %% ../nbs/01_data.ipynb #3bfecafe
 class SpritesDataset(SyntheticDataset):
     """Multi-object 2D sprites with masks and factors; `factor_names` = (shape, colour, size, x, y, depth),
     x/y = centre in [0,1] (column, row), depth = painting order (0 = back)"""
@@ -391,7 +391,7 @@ class SpritesDataset(SyntheticDataset):
         return dict(image=img, masks=masks, factors=torch.from_numpy(f.astype(np.float32)),
                     present=torch.from_numpy(p), num_objects=torch.from_numpy(p.sum(1).astype(np.int64)), _ok=ok)
 
-# %% ../nbs/01_data.ipynb #12cbf001
+# %% ../nbs/01_data.ipynb #bde5e170
 CLEVR_SHAPES = ('sphere', 'cube', 'cylinder')
 CLEVR_COLOURS = dict(gray=(110, 110, 110), red=(220, 40, 40), blue=(45, 85, 235), green=(40, 175, 50),
                      brown=(150, 95, 40), purple=(150, 55, 215), cyan=(40, 215, 215), yellow=(245, 225, 50))
@@ -409,7 +409,7 @@ def pos_bin(x, y):
     b = [np.clip(np.floor(3 * (np.asarray(v, np.float64) - lo) / (hi - lo)), 0, 2) for v, (lo, hi) in zip((x, y), _ARENA)]
     return (3 * b[1] + b[0]).astype(np.int64)
 
-# %% ../nbs/01_data.ipynb #ff6eafa4
+# %% ../nbs/01_data.ipynb #6e3575cc
 def _camera_basis(pos, target):
     pos = np.asarray(pos, np.float64); fwd = np.asarray(target, np.float64) - pos; fwd /= np.linalg.norm(fwd)
     right = np.cross(fwd, [0., 0., 1.]); right /= np.linalg.norm(right)
@@ -467,7 +467,7 @@ def _ray_cylinder(o, d, c, r, hh):
     px, py = qx + tc * d[0], qy + tc * d[1]
     return np.minimum(ts, np.where((tc > _EPS) & (px * px + py * py <= r * r), tc, np.inf))
 
-# %% ../nbs/01_data.ipynb #8844ce9f
+# %% ../nbs/01_data.ipynb #b0e6c394
 def _windows(proj, pts, H):
     "Pixel windows [...,4] = (row0, row1, col0, col1) holding the projections of point sets pts [...,M,3]"
     uv = proj(pts) * H
@@ -502,7 +502,7 @@ def _cast(o, d, shape, cen, ext, rot, present, win=None, H=None):
         t[bi[:, None, None], ki[:, None, None], rows[:, :, None], cols[:, None, :]] = ts
     return t
 
-# %% ../nbs/01_data.ipynb #f5fb6f92
+# %% ../nbs/01_data.ipynb #05efd379
 def _normals(P, sh, c, e, th):
     "Unit normals (nx, ny, nz) at surface points P of objects (shape sh, centre c, extent e, turn th); flat arrays"
     qx, qy, qz = P[0] - c[0], P[1] - c[1], P[2] - c[2]
@@ -532,7 +532,7 @@ def _solid_texture(kind, q):
         else: out[i] = 0.5 + 0.5 * np.sin(5 * x + 3 * np.sin(4 * y + 3 * z))
     return out
 
-# %% ../nbs/01_data.ipynb #b77bb579
+# %% ../nbs/01_data.ipynb #5f02a084
 class ClevrLikeDataset(SyntheticDataset):
     """CLEVR-like scenes with masks and factors; `factor_names` = (shape, colour, material, size, x, y, z, pos_bin, rotation, depth):
     ints for shape (sphere, cube, cylinder), colour (8 CLEVR names), material, size (0 small, 1 large), pos_bin (3x3 bins
@@ -676,7 +676,7 @@ class ClevrLikeDataset(SyntheticDataset):
                     present=torch.from_numpy(p), num_objects=torch.from_numpy(p.sum(1).astype(np.int64)),
                     schema=torch.from_numpy(np.where(p[..., None], f[..., [3, 0, 2, 4, 5, 6]], 0).astype(np.float32)), _ok=ok)
 
-# %% ../nbs/01_data.ipynb #204904e2
+# %% ../nbs/01_data.ipynb #2e82b0c4
 SHAPES3D_FACTORS = ('floor_hue', 'wall_hue', 'object_hue', 'scale', 'shape', 'orientation')
 SHAPES3D_SIZES = (10, 10, 10, 8, 4, 15)
 SHAPES3D_VALUES = (np.linspace(0, 0.9, 10), np.linspace(0, 0.9, 10), np.linspace(0, 0.9, 10),
@@ -694,7 +694,7 @@ def factors_to_index(factors, sizes=SHAPES3D_SIZES) -> np.ndarray:
     _check(((f >= 0) & (f < np.asarray(sizes))).all(), f"factors: expected indices below {sizes}")
     return np.ravel_multi_index(tuple(np.moveaxis(f, -1, 0)), sizes)
 
-# %% ../nbs/01_data.ipynb #0bb5860a
+# %% ../nbs/01_data.ipynb #df132ff5
 def _hsv(h):
     "Fully saturated, full-value colours [...,3] for hues h in [0,1)"
     k = (np.asarray(h)[..., None] * 6 + np.array([5., 3., 1.])) % 6
@@ -815,7 +815,7 @@ class Shapes3DLikeDataset(Dataset):
         return [{k: v[j] for k, v in b.items()} for j in range(len(indices))]
     def __getitem__(self, i): return self.__getitems__([i])[0]
 
-# %% ../nbs/01_data.ipynb #a55b6c71
+# %% ../nbs/01_data.ipynb #fe1c6de0
 def resize_crop(x:torch.Tensor, # [C,H,W] or [B,C,H,W] image (float) or masks (bool/int)
                 size:int, # output side
                 crop=None, # None: resize the whole image (aspect may change); 'center': centre square; float f: centre square of f * shorter side
@@ -834,7 +834,7 @@ def resize_crop(x:torch.Tensor, # [C,H,W] or [B,C,H,W] image (float) or masks (b
     else: y = F.interpolate(y.float(), size=(size, size), mode='nearest').to(x.dtype)
     return y[0] if x.ndim == 3 else y
 
-# %% ../nbs/01_data.ipynb #39684ce7
+# %% ../nbs/01_data.ipynb #b16b46fd
 _IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 
 def _read_image(path):
@@ -898,7 +898,7 @@ class PngGlobDataset(Dataset):
             out.update(masks=ms, present=ms[1:].flatten(1).any(1), num_objects=ms[1:].flatten(1).any(1).sum())
         return out
 
-# %% ../nbs/01_data.ipynb #711bdbd7
+# %% ../nbs/01_data.ipynb #40161bb5
 def _h5_open(path, keys):
     "Open an HDF5 file for reading, checking that it exists and holds `keys`"
     path = Path(path)
@@ -951,7 +951,7 @@ class Shapes3DH5Dataset(_LazyH5, Dataset):
                     factors=torch.from_numpy(idx[None].astype(np.float32)), present=torch.ones(1, dtype=torch.bool),
                     num_objects=torch.tensor(1))
 
-# %% ../nbs/01_data.ipynb #f1ec6ca9
+# %% ../nbs/01_data.ipynb #ec492cb2
 MPI3D_FACTORS = ('object_colour', 'object_shape', 'object_size', 'camera_height', 'background_colour', 'dof1', 'dof2')
 MPI3D_SIZES = dict(toy=(4, 4, 2, 3, 3, 40, 40), realistic=(6, 6, 2, 3, 3, 40, 40), real=(6, 6, 2, 3, 3, 40, 40))
 
@@ -1016,7 +1016,30 @@ class MPI3DNpzDataset(Dataset):
         return dict(image=resize_crop(img, self.image_size), factors=torch.from_numpy(f[None].astype(np.float32)),
                     present=torch.ones(1, dtype=torch.bool), num_objects=torch.tensor(1))
 
-# %% ../nbs/01_data.ipynb #58dab6db
+# %% ../nbs/01_data.ipynb #571cb9be
+class _NpyUnpickler(pickle.Unpickler):
+    "An unpickler that rebuilds numpy arrays, dtypes and scalars (and plain Python containers), and refuses every other class"
+    _allowed = {(m, n) for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')} | {('numpy', 'ndarray'), ('numpy', 'dtype')}
+    def find_class(self, module, name):
+        if (module, name) in self._allowed: return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+
+def load_npy(path, # a .npy file
+            ) -> np.ndarray:
+    "The array in a .npy file, never executing code: plain arrays with allow_pickle=False, object arrays through a restricted unpickler"
+    path = Path(path)
+    with open(path, 'rb') as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+        except ValueError as e: raise DataError(f"{path}: not a .npy file ({e})") from None
+        if not dtype.hasobject: f.seek(0); return np.load(f, allow_pickle=False)
+        try: arr = _NpyUnpickler(f).load()
+        except pickle.UnpicklingError as e: raise DataError(f"{path}: refused: the file holds objects other than arrays and numbers ({e})") from None
+    if not isinstance(arr, np.ndarray) or arr.shape != shape: raise DataError(f"{path}: malformed object array (expected shape {shape})")
+    return arr
+
+# %% ../nbs/01_data.ipynb #8b51ad02
 class ClevrTexNSIDataset(_LazyH5, Dataset):
     "NSI's CLEVRTex build: `images.h5` (float64 train/val/test [N,128,128,3]) + `{split}_labels.npy` ragged [L,6] rows"
     factor_names = SCHEMA_FIELDS
@@ -1030,7 +1053,8 @@ class ClevrTexNSIDataset(_LazyH5, Dataset):
             N = d.shape[0]
         lp = root / f'{split}_labels.npy'
         _check(lp.exists(), f"{lp}: file not found (expected a 1-D object array of per-scene [L,6] label lists)")
-        try: labels = np.load(lp, allow_pickle=True)
+        try: labels = load_npy(lp)
+        except DataError: raise
         except Exception as e: raise DataError(f"{lp}: expected a .npy object array of [L,6] lists, could not load it ({e})") from None
         _check(labels.ndim == 1 and len(labels) == N, f"{lp}: expected {N} scenes (as in {self.path}[{split!r}]), got shape {labels.shape}")
         self.labels, self.split, self.image_size, self.max_objects = labels, split, int(image_size), int(max_objects)
@@ -1047,7 +1071,7 @@ class ClevrTexNSIDataset(_LazyH5, Dataset):
         return dict(image=resize_crop(img.clamp(0, 1), self.image_size), factors=fac, schema=fac.clone(),
                     present=torch.arange(self.max_objects) < L, num_objects=torch.tensor(L))
 
-# %% ../nbs/01_data.ipynb #f89ac347
+# %% ../nbs/01_data.ipynb #19496cf9
 class ImageFolderDataset(Dataset):
     "Class-per-directory images; per-class seeded split; items `image` and `label` (index into `classes`)"
     def __init__(self, root, split='train', image_size=128, crop=None, n=None, fractions=(0.9, 0.05, 0.05), seed=42):
@@ -1070,7 +1094,7 @@ class ImageFolderDataset(Dataset):
         f, c = self.items[i]
         return dict(image=resize_crop(_read_image(f), self.image_size, self.crop), label=torch.tensor(c))
 
-# %% ../nbs/01_data.ipynb #1f6ce095
+# %% ../nbs/01_data.ipynb #8c65c575
 _CACHE_VERSION = 1
 
 def _describe(ds):
@@ -1160,7 +1184,7 @@ def cached(ds, # dataset to cache
     _check(got == want, f"{path}: the cache holds {got}, expected {want}; delete the file or choose another cache_path")
     return h
 
-# %% ../nbs/01_data.ipynb #98a6bab0
+# %% ../nbs/01_data.ipynb #409ce30a
 def _real(cls, needs='a file or folder'):
     def make(split, data_path, image_size, n, seed, **kw):
         _check(data_path is not None, f"data_path: this dataset reads real files and needs data_path ({needs})")

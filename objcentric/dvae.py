@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['gumbel_tau', 'DVAE']
 
-# %% ../nbs/05_dvae.ipynb #09675ca3
+# %% ../nbs/05_dvae.ipynb #343cb864
 import math
 import torch
 import torch.nn as nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from .quantizers import gumbel_softmax, cosine_anneal
 
-# %% ../nbs/05_dvae.ipynb #a0de5259
+# %% ../nbs/05_dvae.ipynb #bad0686c
 def gumbel_tau(step:int, # training step
                start:float=1.0, # temperature at step 0
                final:float=0.1, # temperature from `steps` on
@@ -22,7 +22,7 @@ def gumbel_tau(step:int, # training step
     "SLATE's Gumbel temperature: cosine from `start` to `final` over `steps`, constant after"
     return cosine_anneal(step, start, final, steps)
 
-# %% ../nbs/05_dvae.ipynb #6d2ee15b
+# %% ../nbs/05_dvae.ipynb #08ad8311
 def _conv_block(cin, cout, k, stride=1, pad=0, norm='group'):
     "Conv -> (GroupNorm(1)) -> ReLU; SLATE ('group'): no conv bias + GroupNorm, SysBinder/NLoTM ('none'): biased conv, no norm"
     conv = nn.Conv2d(cin, cout, k, stride, pad, bias=(norm == 'none'))
@@ -36,7 +36,7 @@ def _plain_conv(cin, cout):
     nn.init.xavier_uniform_(conv.weight); nn.init.zeros_(conv.bias)
     return conv
 
-# %% ../nbs/05_dvae.ipynb #aabea58d
+# %% ../nbs/05_dvae.ipynb #5977d879
 class DVAE(nn.Module):
     "SLATE's discrete VAE: per-4x4-patch encoder to V-way log-probabilities, PixelShuffle decoder from (relaxed) one-hots"
     def __init__(self, vocab_size:int=1024, # V, number of tokens (SLATE 1024, SysBinder/NLoTM 4096)
@@ -46,12 +46,14 @@ class DVAE(nn.Module):
                  tau_start:float=1.0, # Gumbel temperature at step 0 (used by `on_step`)
                  tau_final:float=0.1, # Gumbel temperature after `tau_steps`
                  tau_steps:int=30000, # length of the cosine temperature schedule
+                 usage_weight:float=0.0, # weight of the vocabulary-usage term (0 = the papers' dVAE; see below)
                 ):
         super().__init__()
         if norm not in ('group', 'none'): raise ValueError(f"DVAE: norm must be 'group' or 'none', got {norm!r}")
         if vocab_size < 2: raise ValueError(f"DVAE: vocab_size must be >= 2, got {vocab_size}")
         self.vocab_size, self.img_channels, self.norm = vocab_size, img_channels, norm
         self.tau_start, self.tau_final, self.tau_steps, self.tau = tau_start, tau_final, tau_steps, tau_start
+        self.usage_weight = usage_weight
         h, V = hidden, vocab_size
         cb = lambda *a: _conv_block(*a, norm=norm)
         self.encoder = nn.Sequential(cb(img_channels, h, 4, 4), *[cb(h, h, 1) for _ in range(6)], _plain_conv(h, V))
@@ -70,6 +72,11 @@ class DVAE(nn.Module):
         if x.ndim != 4 or x.shape[1] != self.img_channels or x.shape[-1] % 4 or x.shape[-2] % 4:
             raise ValueError(f"DVAE.encode: x must be [B,{self.img_channels},H,W] with H and W divisible by 4, got shape {tuple(x.shape)}")
         return F.log_softmax(self.encoder(x), dim=1)
+
+    def tokens(self, x:Tensor # images [B,C,H,W]
+              ) -> Tensor:
+        "Deterministic (argmax) tokens [B,T] in raster order"
+        return self.encode(x).argmax(1).flatten(1)
 
     def decode(self, z:Tensor # (relaxed) one-hots [B,V,h,w]
               ) -> Tensor:
@@ -112,7 +119,7 @@ class DVAE(nn.Module):
                 tau:float|None=None, # Gumbel temperature (default: `self.tau`)
                 hard:bool=False, # feed the decoder a straight-through one-hot instead of the soft sample
                ) -> dict:
-        "Encode, sample, decode: dict(recon, log_probs, z_soft, z_hard (independent, detached), tokens [B,T], mse = per-image SSE, loss = mse)"
+        "Encode, sample, decode: dict(recon, log_probs, z_soft, z_hard (independent, detached), tokens [B,T], mse = per-image SSE, loss = mse (+ usage term))"
         tau = self.tau if tau is None else tau
         log_probs = self.encode(x)
         z_soft = gumbel_softmax(log_probs, tau, hard=hard, dim=1)
@@ -120,4 +127,11 @@ class DVAE(nn.Module):
         z_hard = gumbel_softmax(log_probs, tau, hard=True, dim=1).detach()
         tokens = z_hard.argmax(1).flatten(1)
         mse = ((x - recon) ** 2).sum() / x.shape[0]
-        return dict(recon=recon, log_probs=log_probs, z_soft=z_soft, z_hard=z_hard, tokens=tokens, mse=mse, loss=mse)
+        out = dict(recon=recon, log_probs=log_probs, z_soft=z_soft, z_hard=z_hard, tokens=tokens, mse=mse, loss=mse)
+        if self.usage_weight:
+            q = log_probs.float().exp().mean((0, 2, 3))                    # the batch's average token distribution
+            h = -(q * q.clamp_min(1e-12).log()).sum()
+            out['usage'] = (math.log(self.vocab_size) - h) * tokens.shape[1]  # KL(mean q || uniform) per image, >= 0
+            out['loss'] = mse + self.usage_weight * out['usage']
+            out['usage_ppl'] = h.detach().exp()
+        return out

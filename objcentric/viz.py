@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['PALETTE', 'palette', 'make_grid', 'show_images', 'overlay_masks', 'masked_slots', 'slot_figure', 'plot_curves',
-           'save_figure', 'save_gif']
+           'save_figure', 'save_gif', 'plot_attention_iters', 'show_reconstructions', 'plot_code_usage', 'object_slots',
+           'swap_block', 'show_block_swap', 'slot_explorer', 'save_pngs']
 
-# %% ../nbs/21_viz.ipynb #7e86bdc8
+# %% ../nbs/21_viz.ipynb #3cb9ff10
 from pathlib import Path
 import math
 import numpy as np
@@ -16,7 +17,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from PIL import Image
 
-# %% ../nbs/21_viz.ipynb #31dfbbd2
+# %% ../nbs/21_viz.ipynb #3da927ba
 PALETTE = torch.tensor([
     (0.50, 0.50, 0.50), (0.90, 0.10, 0.10), (0.10, 0.45, 0.95), (0.15, 0.75, 0.20), (1.00, 0.80, 0.00),
     (0.65, 0.20, 0.85), (0.00, 0.80, 0.80), (1.00, 0.50, 0.00), (0.95, 0.40, 0.70), (0.55, 0.35, 0.15),
@@ -27,7 +28,7 @@ def palette(n:int) -> torch.Tensor:
     "The first `n` palette colours [n,3] (cycled when `n` exceeds the palette)"
     return PALETTE[torch.arange(n) % len(PALETTE)]
 
-# %% ../nbs/21_viz.ipynb #e9704dcf
+# %% ../nbs/21_viz.ipynb #9a4161ad
 def _as_images(x, name='images'):
     "Float tensor [B,3,H,W] in [0,1] from [B,3,H,W] / [B,1,H,W] / [3,H,W] / [H,W] tensors or arrays"
     x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).detach().cpu()
@@ -52,7 +53,7 @@ def _as_masks(m, B, H, W, name='masks'):
         m = F.interpolate(m, size=(H, W), mode='nearest') if hard else F.interpolate(m, size=(H, W), mode='bilinear', align_corners=False)
     return m
 
-# %% ../nbs/21_viz.ipynb #9143ac5f
+# %% ../nbs/21_viz.ipynb #a1c21c1c
 def make_grid(images, # [B,3,H,W] in [0,1]
               nrow:int=8, # images per row
               pad:int=1, # pixels between images
@@ -87,7 +88,7 @@ def show_images(images, # [B,3,H,W] in [0,1]
             ax.text(1 + c * (W + 1) + W / 2, r * (H + 1), str(t), ha='center', va='bottom', fontsize=7)
     return ax.figure
 
-# %% ../nbs/21_viz.ipynb #44adc7ce
+# %% ../nbs/21_viz.ipynb #6f54d779
 def overlay_masks(images, # [B,3,H,W] in [0,1]
                   masks, # [B,S,h,w]: bool / int (hard) or float (soft; summing to <= 1 over S)
                   alpha:float=0.6, # opacity of the mask colours
@@ -102,7 +103,7 @@ def overlay_masks(images, # [B,3,H,W] in [0,1]
     w = m.sum(1, keepdim=True).clamp(max=1)
     return ((1 - alpha * w) * x + alpha * col).clamp(0, 1)
 
-# %% ../nbs/21_viz.ipynb #ab66be9c
+# %% ../nbs/21_viz.ipynb #f7bae2d4
 def masked_slots(images, masks, background:float=1.0) -> torch.Tensor:
     "Per-slot views [B,S,3,H,W]: the image where the slot's mask is on, `background` elsewhere"
     x = _as_images(images); B, _, H, W = x.shape
@@ -114,12 +115,14 @@ def slot_figure(images, # [B,3,H,W] inputs
                 masks, # [B,S,h,w] slot masks
                 n:int=4, # number of examples (columns)
                 slot_images=None, # optional [B,S,3,H,W] per-slot images to show instead of masked inputs
+                extra:tuple|None=None, # optional (name, [B,3,H,W]) row shown after the image (e.g. the tokenizer's reconstruction)
                ):
-    "Figure with columns = examples and rows = image, recon, overlay, one row per slot"
+    "Figure with columns = examples and rows = image, (extra), recon, overlay, one row per slot"
     x = _as_images(images)[:n]; B = x.shape[0]
-    m = torch.as_tensor(masks)[:n]
+    m = torch.as_tensor(masks).detach().cpu()[:n]
     rows = [('image', x)]
-    if recons is not None: rows.append(('recon', _as_images(recons, 'recons')[:n]))
+    if extra is not None: rows.append((extra[0], _as_images(extra[1], extra[0])[:n]))
+    if recons is not None: rows.append(('via slots', _as_images(recons, 'recons')[:n]))
     rows.append(('masks', overlay_masks(x, m)))
     per = masked_slots(x, m) if slot_images is None else torch.as_tensor(slot_images)[:n].float().clamp(0, 1)
     rows += [(f'slot {s}', per[:, s]) for s in range(per.shape[1])]
@@ -132,7 +135,7 @@ def slot_figure(images, # [B,3,H,W] inputs
     fig.tight_layout(pad=0.2)
     return fig
 
-# %% ../nbs/21_viz.ipynb #39df86de
+# %% ../nbs/21_viz.ipynb #19f9c71a
 def _series(history):
     "Flatten a history dict into {name: (steps, values)}"
     out = {}
@@ -170,7 +173,7 @@ def plot_curves(history:dict, # {name: [values]} and/or {name: [{'step': s, metr
     fig.tight_layout()
     return fig
 
-# %% ../nbs/21_viz.ipynb #5604e3cd
+# %% ../nbs/21_viz.ipynb #d1b6e6ee
 def save_figure(fig, # matplotlib figure
                 path, # output file (.png, .pdf, ...)
                 dpi:int=100, close:bool=True) -> Path:
@@ -207,3 +210,164 @@ def save_gif(frames, # sequence of frames, or a tensor [T,3,H,W]
     if last_duration is not None: d[-1] = last_duration
     ims[0].save(path, save_all=True, append_images=ims[1:], duration=d, loop=loop, disposal=2)
     return path
+
+# %% ../nbs/21_viz.ipynb #404b310c
+def plot_attention_iters(image:torch.Tensor, # one image [3,H,W]
+                         attn_iters:torch.Tensor, # its attention per iteration [T,K,H,W]
+                        ):
+    "Grid of each slot's attention map (rows) over the slot-attention iterations (columns)."
+    T, K = attn_iters.shape[:2]
+    fig, axs = plt.subplots(K, T + 1, figsize=(min(10, 1.4 * (T + 1)), 1.4 * K + 0.3), squeeze=False)
+    for k in range(K):
+        axs[k, 0].imshow(_as_images(image)[0].permute(1, 2, 0), interpolation='nearest')
+        axs[k, 0].set_ylabel(f'slot {k}', fontsize=8)
+        for t in range(T):
+            axs[k, t + 1].imshow(attn_iters[t, k].detach().float().cpu(), vmin=0, vmax=1, interpolation='nearest')
+            if k == 0: axs[k, t + 1].set_title(f'iter {t+1}', fontsize=8)
+        if k == 0: axs[k, 0].set_title('image', fontsize=8)
+    for a in axs.flat: a.set_xticks([]); a.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/21_viz.ipynb #47291fa9
+def _model_device(model): return next(model.parameters()).device
+
+@torch.no_grad()
+def show_reconstructions(model, # a slot model (encode -> SlotOutput, decode)
+                         images:torch.Tensor, # [B,3,H,W] in [0,1]
+                         seed:int=0, # seed of the initial slots
+                         decode:bool=True, # regenerate the images through the slots (autoregressive models: T steps)
+                         n:int=8, # examples (columns)
+                        ):
+    "Rows: input, the tokenizer's own reconstruction (if any), the reconstruction through the slots, slot masks, every slot"
+    was = model.training; model.eval()
+    try:
+        dev = _model_device(model); x = images[:n].to(dev)
+        e = model.encode(x, generator=torch.Generator(device=dev).manual_seed(seed))
+        rec = model.decode(e.slots) if decode else None
+        tok = model.dvae.decode_tokens(model.dvae.tokens(x)) if hasattr(model, 'dvae') else None
+    finally: model.train(was)
+    fig = slot_figure(x, rec, e.masks, n=n, extra=None if tok is None else ('tokenizer', tok))
+    return fig
+
+# %% ../nbs/21_viz.ipynb #49893365
+def plot_code_usage(indices:torch.Tensor, # [n, N, M] global indices
+                    codes_per_block:int, # K
+                   ):
+    "Heat map of how often each block's codes are used (rows: blocks, columns: local code index)"
+    M, K = indices.shape[-1], codes_per_block
+    loc = (indices.long() - torch.arange(M) * K).reshape(-1, M)
+    use = torch.stack([torch.bincount(loc[:, m], minlength=K).float() for m in range(M)])
+    use = use / use.sum(1, keepdim=True)
+    fig, ax = plt.subplots(figsize=(min(10, 2 + 0.25 * K), min(4, 1 + 0.3 * M)))
+    im = ax.imshow(use.numpy(), aspect='auto', cmap='viridis', interpolation='nearest')
+    ax.set_xlabel('code (within block)'); ax.set_ylabel('block'); ax.set_title('code usage per block', fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.03); fig.tight_layout()
+    return fig
+
+# %% ../nbs/21_viz.ipynb #28bfb0ff
+def object_slots(masks:torch.Tensor, # soft masks [N,H,W] of one image
+                 k:int=2, # how many object slots to return
+                ) -> list:
+    "The `k` largest foreground slots of one image (the background slot is the one owning most of the image border)"
+    hard = F.one_hot(masks.argmax(0), masks.shape[0]).permute(2, 0, 1).float()
+    border = torch.cat([hard[:, 0], hard[:, -1], hard[:, :, 0], hard[:, :, -1]], 1).sum(1)
+    bg = int(border.argmax())
+    area = hard.sum((1, 2)); area[bg] = -1
+    return [int(i) for i in area.argsort(descending=True)[:k]]
+
+def swap_block(x:torch.Tensor, # [N,M] / [B,N,M] indices, or slots [N,D] / [B,N,D] with D = M*d
+               a:int, b:int, # the two slots
+               block:int, # the block exchanged
+               num_blocks:int|None=None, # M when `x` holds slot vectors (None: `x` holds indices)
+              ) -> torch.Tensor:
+    "A copy of `x` with block `block` of slots `a` and `b` exchanged"
+    out = x.clone()
+    if num_blocks is None: sl = slice(block, block + 1)
+    else: d = x.shape[-1] // num_blocks; sl = slice(block * d, (block + 1) * d)
+    out[..., a, sl], out[..., b, sl] = x[..., b, sl], x[..., a, sl]
+    return out
+
+# %% ../nbs/21_viz.ipynb #0333f5c1
+@torch.no_grad()
+def show_block_swap(model, # a block-slot model (SVQ: codes; SysBinder: block vectors)
+                    image:torch.Tensor, # [3,H,W]
+                    slots:tuple|None=None, # the two slots to swap (default: the two largest objects)
+                    seed:int=0, # seed of the initial slots
+                   ):
+    "Decode the image with one block exchanged between two objects, for every block"
+    was = model.training; model.eval()
+    try:
+        dev = _model_device(model); x = image[None].to(dev)
+        e = model.encode(x, generator=torch.Generator(device=dev).manual_seed(seed))
+        ms = e.masks[0]
+        a, b = slots if slots is not None else object_slots(ms)
+        M = model.cfg.num_blocks
+        if e.indices is not None:
+            idx = torch.cat([e.indices, torch.stack([swap_block(e.indices[0], a, b, m) for m in range(M)])])
+            imgs = model.decode_indices(idx)
+        else:
+            s = torch.cat([e.slots, torch.stack([swap_block(e.slots[0], a, b, m, M) for m in range(M)])])
+            imgs = model.decode(s)
+    finally: model.train(was)
+    cols = min(M + 3, 6); rows = math.ceil((M + 3) / cols)
+    fig, axs = plt.subplots(rows, cols, figsize=(min(10, 1.6 * cols), 1.7 * rows), squeeze=False)
+    top = ms.max(0).values
+    ma, mb = (ms[a] >= top).float().cpu(), (ms[b] >= top).float().cpu()
+    xi = _as_images(x)[0]
+    ov = xi * (1 - 0.6 * (ma + mb)) + 0.6 * (ma * torch.tensor([1., 0, 0])[:, None, None] + mb * torch.tensor([0, 0, 1.])[:, None, None])
+    panels = [(xi, 'input'), (ov, f'slots {a} (red) / {b} (blue)'), (_as_images(imgs[:1])[0], 'decoded')]
+    panels += [(_as_images(imgs[1 + m:2 + m])[0], f'swap block {m}') for m in range(M)]
+    for ax, (im, t) in zip(axs.flat, panels):
+        ax.imshow(im.permute(1, 2, 0), interpolation='nearest'); ax.set_title(t, fontsize=7); ax.set_xticks([]); ax.set_yticks([])
+    for ax in list(axs.flat)[len(panels):]: ax.axis('off')
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/21_viz.ipynb #f0b8b330
+def slot_explorer(model, # a block-code model (SVQ: `encode(...).indices`, `decode_indices`)
+                  images:torch.Tensor, # [B,3,H,W] images to choose from
+                  seed:int=0, # seed of the initial slots
+                 ):
+    "An ipywidgets UI: image / slot / block / code sliders and the decoded result next to the input"
+    import ipywidgets as W
+    c = model.cfg; model.eval(); dev = _model_device(model)
+    enc = model.encode(images.to(dev), generator=torch.Generator(device=dev).manual_seed(seed))
+    img_w = W.IntSlider(0, 0, len(images) - 1, description='image')
+    slot_w = W.IntSlider(0, 0, c.num_slots - 1, description='slot')
+    block_w = W.IntSlider(0, 0, c.num_blocks - 1, description='block')
+    code_w = W.IntSlider(0, 0, c.codes_per_block - 1, description='code')
+    out = W.Output()
+    def current(*_):
+        i, n, m = img_w.value, slot_w.value, block_w.value
+        code_w.value = int(enc.indices[i, n, m]) - m * c.codes_per_block
+    def render(*_):
+        i, n, m, k = img_w.value, slot_w.value, block_w.value, code_w.value
+        idx = enc.indices[i:i + 1].clone(); idx[0, n, m] = m * c.codes_per_block + k
+        img = model.decode_indices(idx)
+        ms = enc.masks[i:i + 1, n:n + 1]
+        with out:
+            out.clear_output(wait=True)
+            fig = show_images(torch.cat([_as_images(images[i:i + 1]), masked_slots(images[i:i + 1], ms)[:, 0], _as_images(img)]),
+                              nrow=3, titles=['input', f'slot {n}', f'block {m} = code {k}'])
+            plt.show()
+    for w in (img_w, slot_w, block_w): w.observe(current, 'value')
+    for w in (img_w, slot_w, block_w, code_w): w.observe(render, 'value')
+    current(); render()
+    return W.VBox([W.HBox([img_w, slot_w]), W.HBox([block_w, code_w]), out])
+
+# %% ../nbs/21_viz.ipynb #4c69fa97
+def save_pngs(images:torch.Tensor, # [B,3,H,W] in [0,1]
+              folder, # output folder (created)
+              start:int=0, # number of the first file
+             ) -> list:
+    "Write a batch of images as 8-bit PNG files `folder/{start:06d}.png`, ...; returns the paths"
+    if not (torch.is_tensor(images) and images.dim() == 4 and images.shape[1] in (1, 3)):
+        raise ValueError(f'save_pngs: images must be [B,3,H,W], got {type(images).__name__} {tuple(getattr(images, "shape", ()))}')
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    arr = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    paths = []
+    for i, a in enumerate(arr):
+        p = folder / f'{start + i:06d}.png'
+        Image.fromarray(a.squeeze(-1) if a.shape[-1] == 1 else a).save(p); paths.append(p)
+    return paths

@@ -3,7 +3,7 @@ import os
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from objcentric.quantizers import BlockVQ, VectorQuantizer
+from objcentric.quantizers import block_vq, VectorQuantizer, EMAUpdate, Revival
 
 STEPS, ROWS, SEED = 4, 8, 0   # ROWS per rank; the global batch is 2*ROWS rows
 
@@ -19,8 +19,8 @@ def _batches():
 def _models():
     "Both quantisers, with revival (and k-means init) on, built from the same seed in every process"
     torch.manual_seed(SEED)
-    bvq = BlockVQ(num_blocks=2, block_size=4, codes_per_block=16, decay=0.9)   # 16 codes > rows: repeats + revival
-    vq = VectorQuantizer(5, 12, ema=True, decay=0.9, init='kmeans', revive_threshold=2.0)
+    bvq = block_vq(num_blocks=2, block_size=4, codes_per_block=16, decay=0.9)   # 16 codes > rows: repeats + revival
+    vq = VectorQuantizer(5, 12, update=EMAUpdate(0.9), init='kmeans', revival=Revival(2.0, decay=0.9))
     return bvq, vq
 
 
@@ -59,7 +59,7 @@ def test_ddp_ema_statistics_match_single_process(tmp_path):
     assert int(ref['vq.initted']) == 1
 
 
-def test_blockvq_eval_mode_does_not_update():
+def test_block_vq_eval_mode_does_not_update():
     bvq, _ = _models()
     bvq.eval()
     before = {k: v.clone() for k, v in bvq.state_dict().items()}

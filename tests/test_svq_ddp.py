@@ -1,7 +1,7 @@
 """SVQ's EMA codebook statistics under 2-process Gloo DDP equal the single-process result on the same global batch.
 
 The reference NLoTM code updated its EMA codebook inside the forward pass of DataParallel replicas, where the
-updates are lost; here `BlockVQ` all-reduces counts and sums (and gathers revival candidates, broadcasting the
+updates are lost; here the block quantiser (`block_vq`) all-reduces counts and sums (and gathers revival candidates, broadcasting the
 revived codebook from rank 0), so a DDP step sees exactly the global batch. Run under torchrun
 (`python -m torch.distributed.run --standalone --nproc_per_node 2 tests/test_svq_ddp.py OUT`) this file is the worker."""
 import os, subprocess, sys
@@ -12,7 +12,11 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
-from objcentric.svq import SVQ, svq_tiny
+from objcentric.svq import SVQ, SVQConfig
+
+svq_tiny = SVQConfig(image_size=32, vocab_size=32, dvae_hidden=16, cnn_hidden=16, cnn_layers=2, cnn_kernel=3, cnn_downsample=4,
+                     d_model=32, num_slots=3, slot_size=32, num_blocks=4, mlp_hidden=16, codes_per_block=8,
+                     dec_layers=1, dec_heads=2, tau_steps=100)
 
 B = 8            # global batch
 STEPS = 2        # optimiser steps (each runs 3 EMA updates, one per binding iteration)
@@ -23,7 +27,7 @@ class BindLoss(nn.Module):
     def __init__(self, m): super().__init__(); self.encoder, self.binder, self.beta = m.encoder, m.binder, m.cfg.beta
     def forward(self, x, s0):
         slots, attn, aux = self.binder(self.encoder(x), s0)
-        return slots.pow(2).mean() + self.beta * aux['commit']
+        return slots.pow(2).mean() + aux.loss
 
 
 def setup():
