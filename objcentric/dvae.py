@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['gumbel_tau', 'DVAE']
 
-# %% ../nbs/05_dvae.ipynb #343cb864
+# %% ../nbs/05_dvae.ipynb #4606786e
 import math
 import torch
 import torch.nn as nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from .quantizers import gumbel_softmax, cosine_anneal
 
-# %% ../nbs/05_dvae.ipynb #bad0686c
+# %% ../nbs/05_dvae.ipynb #1396f01d
 def gumbel_tau(step:int, # training step
                start:float=1.0, # temperature at step 0
                final:float=0.1, # temperature from `steps` on
@@ -22,7 +22,7 @@ def gumbel_tau(step:int, # training step
     "SLATE's Gumbel temperature: cosine from `start` to `final` over `steps`, constant after"
     return cosine_anneal(step, start, final, steps)
 
-# %% ../nbs/05_dvae.ipynb #08ad8311
+# %% ../nbs/05_dvae.ipynb #5e2e2cbd
 def _conv_block(cin, cout, k, stride=1, pad=0, norm='group'):
     "Conv -> (GroupNorm(1)) -> ReLU; SLATE ('group'): no conv bias + GroupNorm, SysBinder/NLoTM ('none'): biased conv, no norm"
     conv = nn.Conv2d(cin, cout, k, stride, pad, bias=(norm == 'none'))
@@ -36,7 +36,7 @@ def _plain_conv(cin, cout):
     nn.init.xavier_uniform_(conv.weight); nn.init.zeros_(conv.bias)
     return conv
 
-# %% ../nbs/05_dvae.ipynb #5977d879
+# %% ../nbs/05_dvae.ipynb #8e576fd3
 class DVAE(nn.Module):
     "SLATE's discrete VAE: per-4x4-patch encoder to V-way log-probabilities, PixelShuffle decoder from (relaxed) one-hots"
     def __init__(self, vocab_size:int=1024, # V, number of tokens (SLATE 1024, SysBinder/NLoTM 4096)
@@ -52,7 +52,8 @@ class DVAE(nn.Module):
         if norm not in ('group', 'none'): raise ValueError(f"DVAE: norm must be 'group' or 'none', got {norm!r}")
         if vocab_size < 2: raise ValueError(f"DVAE: vocab_size must be >= 2, got {vocab_size}")
         self.vocab_size, self.img_channels, self.norm = vocab_size, img_channels, norm
-        self.tau_start, self.tau_final, self.tau_steps, self.tau = tau_start, tau_final, tau_steps, tau_start
+        self.tau_start, self.tau_final, self.tau_steps = tau_start, tau_final, tau_steps
+        self.register_buffer('_tau', torch.tensor(float(tau_start)), persistent=False)   # the current temperature, as a tensor
         self.usage_weight = usage_weight
         h, V = hidden, vocab_size
         cb = lambda *a: _conv_block(*a, norm=norm)
@@ -61,6 +62,16 @@ class DVAE(nn.Module):
             cb(V, h, 1), cb(h, h, 3, 1, 1), cb(h, h, 1), cb(h, h, 1), cb(h, 4 * h, 1), nn.PixelShuffle(2),
             cb(h, h, 3, 1, 1), cb(h, h, 1), cb(h, h, 1), cb(h, 4 * h, 1), nn.PixelShuffle(2),
             _plain_conv(h, img_channels))
+
+    @property
+    def tau(self) -> float:
+        "The current Gumbel temperature"
+        return float(self._tau)
+
+    @tau.setter
+    def tau(self, value:float):
+        if not value > 0: raise ValueError(f"DVAE: tau must be > 0, got {value}")
+        self._tau.fill_(float(value))
 
     def extra_repr(self):
         "Vocabulary, norm and current temperature for the module's repr"
@@ -116,11 +127,11 @@ class DVAE(nn.Module):
         self.tau = gumbel_tau(step, self.tau_start, self.tau_final, self.tau_steps)
 
     def forward(self, x:Tensor, # images [B,C,H,W] in [0,1]
-                tau:float|None=None, # Gumbel temperature (default: `self.tau`)
+                tau:float|None=None, # Gumbel temperature (default: the current `tau`, held as a tensor)
                 hard:bool=False, # feed the decoder a straight-through one-hot instead of the soft sample
                ) -> dict:
         "Encode, sample, decode: dict(recon, log_probs, z_soft, z_hard (independent, detached), tokens [B,T], mse = per-image SSE, loss = mse (+ usage term))"
-        tau = self.tau if tau is None else tau
+        tau = self._tau if tau is None else tau
         log_probs = self.encode(x)
         z_soft = gumbel_softmax(log_probs, tau, hard=hard, dim=1)
         recon = self.decode(z_soft)

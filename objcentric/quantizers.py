@@ -7,7 +7,7 @@ __all__ = ['sq_dists', 'nearest_code', 'straight_through', 'rotation_trick', 'sy
            'CodeSearch', 'EMAUpdate', 'Revival', 'VectorQuantizer', 'block_vq', 'gumbel_softmax', 'cosine_anneal',
            'FSQ']
 
-# %% ../nbs/03_quantizers.ipynb #7ceb2db7
+# %% ../nbs/03_quantizers.ipynb #61a01ce1
 import math
 from dataclasses import dataclass, fields
 import torch
@@ -17,7 +17,7 @@ import torch.distributed as dist
 from torch import Tensor
 from fastcore.basics import patch
 
-# %% ../nbs/03_quantizers.ipynb #8c0ca9bc
+# %% ../nbs/03_quantizers.ipynb #e72d91db
 def sq_dists(x:Tensor, # points [N,D]
              c:Tensor, # codewords [K,D]
             ) -> Tensor:
@@ -30,14 +30,14 @@ def nearest_code(x:Tensor, # points [N,D]
     "Index [N] of the nearest codeword (squared L2) for every point"
     return sq_dists(x, codebook).argmin(-1)
 
-# %% ../nbs/03_quantizers.ipynb #4489fe39
+# %% ../nbs/03_quantizers.ipynb #89f4dadd
 def straight_through(z:Tensor, # pre-quantisation vectors (receive the gradient)
                      z_q:Tensor, # quantised vectors (the forward value)
                     ) -> Tensor:
     "Value of `z_q`, gradient passed to `z` unchanged: z + sg(z_q - z)"
     return z + (z_q - z).detach()
 
-# %% ../nbs/03_quantizers.ipynb #b097237c
+# %% ../nbs/03_quantizers.ipynb #e5f12c9b
 def rotation_trick(z:Tensor, # pre-quantisation vectors [...,D] (receive the gradient)
                    z_q:Tensor, # quantised vectors [...,D] (the forward value)
                    eps:float=1e-6, # guards the norms
@@ -51,7 +51,7 @@ def rotation_trick(z:Tensor, # pre-quantisation vectors [...,D] (receive the gra
     rot = lam * (z - 2 * r * (r * z).sum(-1, keepdim=True) + 2 * q * (e * z).sum(-1, keepdim=True))
     return rot + (zq - rot).detach()
 
-# %% ../nbs/03_quantizers.ipynb #33f4d86b
+# %% ../nbs/03_quantizers.ipynb #090a2413
 def sync_update(out:Tensor, # straight-through output (value z_q)
                 z_q:Tensor, # quantised vectors, attached to the codebook
                 nu:float, # share of the task gradient given to the codeword
@@ -59,7 +59,7 @@ def sync_update(out:Tensor, # straight-through output (value z_q)
     "Add nu*z_q - sg(nu*z_q): same value, codeword receives `nu` times the output gradient"
     return out + nu * z_q - (nu * z_q).detach() if nu else out
 
-# %% ../nbs/03_quantizers.ipynb #6eac90f0
+# %% ../nbs/03_quantizers.ipynb #979ffe59
 def sample_rows(x:Tensor, # candidates [n,...]
                 k:int, # rows wanted
                 generator:torch.Generator|None=None, # optional CPU RNG
@@ -86,13 +86,13 @@ def kmeans(x:Tensor, # points [n,D]
         c = torch.where(cnt[:, None] > 0, sums / cnt.clamp_min(1)[:, None], c)
     return c, cnt
 
-# %% ../nbs/03_quantizers.ipynb #6299d5fc
+# %% ../nbs/03_quantizers.ipynb #01c6a50c
 def _entropy_penalty(d2):
     "Mean entropy of softmax(-distance) over codes (Visual-GPT's usage penalty), computed without 0*log 0"
     logp = F.log_softmax(-(d2 + 1e-12).sqrt(), dim=-1)
     return -(logp.exp() * logp).sum(-1).mean()
 
-# %% ../nbs/03_quantizers.ipynb #9f0c2d26
+# %% ../nbs/03_quantizers.ipynb #5120440d
 @dataclass
 class QuantOut:
     "What every quantizer returns beside `z_q`: the loss to add to the task loss, the code indices and diagnostics"
@@ -107,7 +107,7 @@ class QuantOut:
     def __getitem__(self, k:str): return getattr(self, k)
     def keys(self) -> list: return [f.name for f in fields(self)]
 
-# %% ../nbs/03_quantizers.ipynb #e58eaeda
+# %% ../nbs/03_quantizers.ipynb #5ba46181
 class CodeSearch(nn.Module):
     "Where distances are measured: squared L2 on the raw vectors, on l2-normalised ones (`cosine`), and/or after a projection"
     def __init__(self, cosine:bool=False, # compare directions only (argmax cosine similarity)
@@ -121,7 +121,7 @@ class CodeSearch(nn.Module):
 
     def extra_repr(self): return f"cosine={self.cosine}, proj_dim={self.proj_dim}, random_proj={self.random_proj}"
 
-# %% ../nbs/03_quantizers.ipynb #bf09beec
+# %% ../nbs/03_quantizers.ipynb #8a7aed7c
 @patch
 def bind(self:CodeSearch, width:int # code width the search compares
         ) -> CodeSearch:
@@ -137,7 +137,7 @@ def bind(self:CodeSearch, width:int # code width the search compares
         self.proj_z, self.proj_c = nn.Parameter(pz), nn.Parameter(pc)
     return self
 
-# %% ../nbs/03_quantizers.ipynb #8f08ae5a
+# %% ../nbs/03_quantizers.ipynb #21a70131
 @patch
 def space(self:CodeSearch, z:Tensor, # inputs [..., width]
           c:Tensor, # codes [..., width]
@@ -156,7 +156,7 @@ def forward(self:CodeSearch, z:Tensor, # inputs [N, width] (one codebook) or [N,
     if z.ndim == 2: return sq_dists(z, c)
     return ((z * z).sum(-1, keepdim=True) - 2 * torch.einsum('nhd,hkd->nhk', z, c) + (c * c).sum(-1)[None]).clamp_min(0)
 
-# %% ../nbs/03_quantizers.ipynb #504aa8ff
+# %% ../nbs/03_quantizers.ipynb #47036145
 @dataclass
 class EMAUpdate:
     "Codes as exponential moving averages of their assigned inputs (the codebook becomes a buffer)"
@@ -168,7 +168,7 @@ class EMAUpdate:
         if not 0 < self.decay < 1: raise ValueError(f"EMAUpdate: decay must be in (0, 1), got {self.decay}")
         if self.start not in ('codebook', 'nlotm'): raise ValueError(f"EMAUpdate: start must be 'codebook' or 'nlotm', got {self.start!r}")
 
-# %% ../nbs/03_quantizers.ipynb #80041942
+# %% ../nbs/03_quantizers.ipynb #fb5bade0
 @dataclass
 class Revival:
     "Re-seed codes whose EMA usage count falls below `threshold` from the current batch"
@@ -181,7 +181,7 @@ class Revival:
         if not self.threshold >= 0: raise ValueError(f"Revival: threshold must be >= 0, got {self.threshold}")
         if self.when not in ('before', 'after'): raise ValueError(f"Revival: when must be 'before' or 'after', got {self.when!r}")
 
-# %% ../nbs/03_quantizers.ipynb #30de10d2
+# %% ../nbs/03_quantizers.ipynb #2d52ecea
 def _dist_on() -> bool:
     "True when torch.distributed is initialised with more than one process"
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
@@ -215,7 +215,7 @@ def _all_gather_rows(x):
     dist.all_gather(outs, pad)
     return torch.cat([o[:k] for o, k in zip(outs, ns)])
 
-# %% ../nbs/03_quantizers.ipynb #7f3fc805
+# %% ../nbs/03_quantizers.ipynb #5d07f321
 class VectorQuantizer(nn.Module):
     "Nearest-codeword VQ with one or several codebooks, composed of a `CodeSearch`, an update rule (gradient or `EMAUpdate`), optional `Revival` and a gradient estimator"
     _inits = ('normal', 'uniform', 'kaiming', 'latent_random', 'kmeans')
@@ -272,7 +272,7 @@ class VectorQuantizer(nn.Module):
         return (f"dim={self.dim}, num_codes={self.num_codes}, heads={self.heads}, beta={self.beta}, update={self.update}, "
                 f"revival={self.revival}, estimator={self.estimator!r}, init={self.init!r}")
 
-# %% ../nbs/03_quantizers.ipynb #e8e28497
+# %% ../nbs/03_quantizers.ipynb #7ecad1b8
 @patch
 def effective_codebook(self:VectorQuantizer) -> Tensor:
     "The codes used for search and lookup [H*K, code width] (affine-reparameterised if `affine`)"
@@ -289,7 +289,7 @@ def lookup(self:VectorQuantizer, indices:Tensor # code indices [...] (one head) 
     if self.heads > 1: v = v.reshape(*indices.shape[:-1], self.heads * self.code_width)
     return self.out_proj(v) if self.out_proj is not None else v
 
-# %% ../nbs/03_quantizers.ipynb #101b1ada
+# %% ../nbs/03_quantizers.ipynb #8f864b82
 @patch
 @torch.no_grad()
 def _data_init(self:VectorQuantizer, zc:Tensor):
@@ -348,7 +348,7 @@ def _update_stats(self:VectorQuantizer, zc:Tensor, idx:Tensor) -> Tensor:
     if cb is not self.codebook.data: self.codebook.data.copy_(cb)
     return counts
 
-# %% ../nbs/03_quantizers.ipynb #5647689c
+# %% ../nbs/03_quantizers.ipynb #7b2bc837
 @patch
 def forward(self:VectorQuantizer, z:Tensor # vectors [..., dim]
            ) -> tuple:
@@ -367,7 +367,7 @@ def forward(self:VectorQuantizer, z:Tensor # vectors [..., dim]
     info.indices = info.indices.reshape(lead + ((self.heads,) if self.heads > 1 else ()))
     return out.reshape(*lead, self.dim).to(z.dtype), info
 
-# %% ../nbs/03_quantizers.ipynb #60b4c9d0
+# %% ../nbs/03_quantizers.ipynb #3c7f4b57
 @patch
 def _quantize(self:VectorQuantizer, zc:Tensor) -> tuple:
     "Search, losses, estimator and statistics for fp32 pieces [N,H,d]: (z_q [N,H*d], QuantOut with global indices [N,H])"
@@ -398,7 +398,7 @@ def _quantize(self:VectorQuantizer, zc:Tensor) -> tuple:
     perplexity = torch.exp(-(p * (p + 1e-10).log()).sum())
     return out, QuantOut(loss=loss, indices=idx, commit=commit, codebook=codebook, penalty=penalty, perplexity=perplexity)
 
-# %% ../nbs/03_quantizers.ipynb #3a2aa3c9
+# %% ../nbs/03_quantizers.ipynb #7748d1d8
 def block_vq(num_blocks:int, # M, blocks per vector (one codebook each)
              block_size:int, # d, width of a block
              codes_per_block:int, # K, codes in each block's codebook
@@ -414,15 +414,15 @@ def block_vq(num_blocks:int, # M, blocks per vector (one codebook each)
     return VectorQuantizer(num_blocks * block_size, codes_per_block, heads=num_blocks, beta=beta,
                            update=EMAUpdate(decay, eps, start='nlotm'), revival=rev, sync_dist=sync_dist)
 
-# %% ../nbs/03_quantizers.ipynb #9a3b285a
+# %% ../nbs/03_quantizers.ipynb #93558e15
 def gumbel_softmax(logits:Tensor, # unnormalised log-probabilities
-                   tau:float, # temperature (> 0)
+                   tau:float|Tensor, # temperature (> 0); a 0-dim tensor keeps a compiled graph valid across a schedule
                    hard:bool=False, # straight-through one-hot of the argmax of the noisy sample
                    dim:int=1, # the category axis
                    generator:torch.Generator|None=None, # optional RNG for the Gumbel noise (same device as logits)
                   ) -> Tensor:
     "Relaxed one-hot sample softmax((logits+g)/tau), g = -log(Exp(1)); `hard` gives a straight-through one-hot"
-    if not tau > 0: raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau}")
+    if not isinstance(tau, Tensor) and not tau > 0: raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau}")   # a tensor tau is checked where it is set
     e = torch.empty_like(logits, dtype=torch.float32).exponential_(generator=generator)
     g = -torch.log(e + torch.finfo(torch.float32).tiny)
     y = F.softmax((logits.float() + g) / tau, dim=dim).to(logits.dtype)
@@ -430,7 +430,7 @@ def gumbel_softmax(logits:Tensor, # unnormalised log-probabilities
     y_hard = torch.zeros_like(y).scatter_(dim, y.argmax(dim, keepdim=True), 1.0)
     return y_hard - y.detach() + y
 
-# %% ../nbs/03_quantizers.ipynb #7839de46
+# %% ../nbs/03_quantizers.ipynb #fd13ee97
 def cosine_anneal(step:int, # current step
                   start:float, # value at step 0
                   final:float, # value from `steps` on
@@ -441,7 +441,7 @@ def cosine_anneal(step:int, # current step
     if step >= steps: return float(final)
     return 0.5 * (start - final) * math.cos(math.pi * step / steps) + 0.5 * (start + final)
 
-# %% ../nbs/03_quantizers.ipynb #116e92ef
+# %% ../nbs/03_quantizers.ipynb #0848fe00
 class FSQ(nn.Module):
     "Finite scalar quantization: bound, round to `levels[i]` values per channel (straight-through); implicit codebook of prod(levels) codes"
     def __init__(self, levels:list, # number of levels per channel, e.g. [8,5,5,5]

@@ -1,0 +1,108 @@
+"""Quality benchmark of the slot models' CPU recipes, with the papers' recipe beside them.
+
+For a registered slot model this trains
+
+* `cpu_demo`: the model's `cpu_demo` preset exactly as `nbs/train_<model>.ipynb` runs it (what a user gets), and
+* `official` (with --official): the same architecture and data, but the paper's optimisation recipe: joint dVAE training
+  with the Gumbel temperature annealed over 30,000 steps, the paper's learning rates, warm-up, batch and clipping, no
+  token dropout, the paper's slot initialisation and gradient, for the same wall-clock budget,
+
+evaluating every `eval_every` steps on held-out scenes. It writes `benchmarks/<model>_quality.json` (command, machine,
+load average before and after, steps, wall time, the curve, the final figures beside the trivial baselines), the
+figures of each run as `benchmarks/<model>_<variant>_<figure>.png`, and `benchmarks/<model>_quality.png`: FG-ARI and
+mBO against training time for both variants, with the 2x2 grid's scores dashed.
+
+    python benchmarks/quality.py svq                 # ~12 min on 2 idle cores
+    python benchmarks/quality.py svq --official      # then the paper's recipe for the same time
+"""
+import argparse, json, os, platform, shutil, sys, time
+from dataclasses import fields
+from pathlib import Path
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from objcentric.recipes import run, get_preset, summary
+
+OUT = ROOT / 'benchmarks'
+ARCH_ONLY = ('tau_start', 'tau_final', 'tau_steps', 'token_dropout', 'implicit_grad', 'slot_init', 'dropout')
+RUN_OPT = ('steps', 'batch_size', 'lr', 'lr_mult', 'constant_groups', 'warmup', 'half_life', 'plateau_patience', 'plateau_rule',
+           'clip_norm', 'clip_norm_type', 'tokenizer_steps')
+
+
+def official_overrides(name:str, minutes:float) -> dict:
+    "The paper preset's optimisation recipe on the cpu_demo's architecture and data, for `minutes` of training"
+    demo, paper = get_preset(name, 'cpu_demo'), get_preset(name, 'paper')
+    ov = {f'model.{k}': getattr(paper.model, k) for k in ARCH_ONLY if hasattr(paper.model, k)}
+    ov.update({f'run.{k}': getattr(paper.run, k) for k in RUN_OPT})
+    ov['run.steps'] = 10 ** 6
+    ov['run.time_limit_min'] = minutes
+    ov['run.batch_size'] = min(paper.run.batch_size, demo.run.n_train)
+    if paper.run.plateau_patience: ov['run.eval_every'] = demo.run.eval_every
+    return ov
+
+
+def _machine():
+    return dict(torch=torch.__version__, threads=torch.get_num_threads(), cpus=os.cpu_count(), machine=platform.machine(),
+                processor=platform.processor() or None, python=platform.python_version())
+
+
+def bench(name:str, variant:str, minutes:float|None, overrides:dict, out_dir:Path) -> dict:
+    la0 = os.getloadavg()
+    t0 = time.perf_counter()
+    r = run(name, 'cpu_demo', overrides=overrides, out_dir=out_dir, progress=False)
+    wall = time.perf_counter() - t0
+    la1 = os.getloadavg()
+    keep = ('step', 'wall_s', 'fg_ari', 'mbo', 'mse', 'slot_ce_gain', 'dominant_slot_share', 'codebook_perplexity', 'val_loss')
+    curve = [{k: e[k] for k in keep if k in e} for e in r.history['eval']]
+    figs = {}
+    for k, p in r.files.items():
+        if str(p).endswith('.png'):
+            dst = OUT / f'{name}_{variant}_{k}.png'; shutil.copy(p, dst); figs[k] = str(dst.relative_to(ROOT))
+    print(summary(r.metrics))
+    return dict(command='python benchmarks/quality.py ' + ' '.join(sys.argv[1:]), variant=variant, preset='cpu_demo', overrides=overrides,
+                machine=_machine(), load_avg_before=[round(x, 2) for x in la0], load_avg_after=[round(x, 2) for x in la1],
+                steps=r.metrics['steps'], wall_s_total=round(wall, 1), train_wall_s=r.metrics['wall_s'], curve=curve,
+                final={k: v for k, v in r.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                figures=figs, run_dir=str(out_dir))
+
+
+def plot(name:str, res:dict):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, k in zip(axs, ('fg_ari', 'mbo')):
+        for v, r in res.items():
+            pts = [(e['wall_s'] / 60, e[k]) for e in r['curve'] if k in e]
+            if pts: ax.plot(*zip(*pts), marker='o', ms=3, label=v)
+            g = r['final'].get(f'{k}_grid2')
+        if g is not None: ax.axhline(g, ls='--', c='0.5', lw=1, label='2x2 grid')
+        ax.set_xlabel('training time (min)'); ax.set_title(f'{name}: held-out {k}'); ax.legend(fontsize=7); ax.set_ylim(0, 1)
+    fig.tight_layout(); fig.savefig(OUT / f'{name}_quality.png', dpi=90); plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('name')
+    ap.add_argument('--official', action='store_true', help="run the paper's recipe (for the cpu_demo's measured time)")
+    ap.add_argument('--minutes', type=float, default=None, help='time budget of the official run (default: the cpu_demo run\'s)')
+    ap.add_argument('--overrides', default='{}', help='extra overrides of the cpu_demo run (JSON)')
+    ap.add_argument('--runs', default=str(ROOT / 'runs' / 'bench'))
+    a = ap.parse_args()
+    f = OUT / f'{a.name}_quality.json'
+    res = json.loads(f.read_text()) if f.is_file() else {}
+    if a.official:
+        minutes = a.minutes or (res['cpu_demo']['train_wall_s'] / 60 if 'cpu_demo' in res else 10.0)
+        out = Path(a.runs) / f'{a.name}_official'
+        if out.exists(): shutil.rmtree(out)
+        res['official'] = bench(a.name, 'official', minutes, official_overrides(a.name, minutes), out)
+    else:
+        out = Path(a.runs) / f'{a.name}_cpu_demo'
+        if out.exists(): shutil.rmtree(out)
+        res['cpu_demo'] = bench(a.name, 'cpu_demo', None, json.loads(a.overrides), out)
+    f.write_text(json.dumps(res, indent=1))
+    plot(a.name, res)
+    print('wrote', f)
+
+
+if __name__ == '__main__': main()
