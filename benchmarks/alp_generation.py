@@ -11,12 +11,8 @@ Sections (each merges its results into benchmarks/results/alp_generation.json):
 * `masking`: the block-masked prior against the original unmasked one, trained identically on the same
   code sequences: held-out NLL per token, the unmasked softmax's mass outside the block, and the fraction
   of sampled sequences that contain a code from the wrong block.
-* `accuracy`: generation accuracy (and FID, NLL, speed) of ALP next to the dVAE-token prior baseline on
-  2D sprites generated under a rule: an SVQ is trained on rule-free sprites (or reused from --svq-dir),
-  `train_alp` trains both priors on the codes / tokens of scenes that obey the rule, and
-  `objcentric.metrics.generation_accuracy` judges the generated scenes. For scale, the same judge is run on
-  real rule scenes, on rule-free scenes (chance), and on SVQ / dVAE reconstructions of real rule scenes (the
-  ceiling each prior's decoder allows).
+* the generation accuracy of ALP next to the dVAE-token prior on a trained SVQ is the `alp` recipe's own
+  evaluation (`run('alp', ...)`, recorded by `benchmarks/alp_quality.py`).
 * `oracle`: ALP over ideal object codes (ground-truth sprite factors quantised per block, random slot
   order), rendered by the sprite renderer and judged the same way: the prior's share of the claim, without
   the SVQ decoder; with objects drawn independently as the no-dependency reference, masked vs original.
@@ -24,7 +20,6 @@ Sections (each merges its results into benchmarks/results/alp_generation.json):
 Usage:
     python benchmarks/alp_generation.py speed --n 64 --threads 1
     python benchmarks/alp_generation.py masking --steps 800 --threads 1
-    python benchmarks/alp_generation.py accuracy --steps 2000 --layers 3   # trains the SVQ first if runs/alp_bench/svq_sprites is missing
     python benchmarks/alp_generation.py oracle --steps 2000 --layers 3
 """
 import argparse, json, math, os, platform, sys, time
@@ -34,8 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from objcentric.core import count_params, seed_everything
-from objcentric.alp import ALP, ALPConfig, ALPGenerator, LatentDataset, alp_presets, prior_nll
-from objcentric.svq import SVQ, svq_presets, load_svq
+from objcentric.alp import ALP, ALPConfig, ALPGenerator, LatentDataset, prior_nll
+from objcentric.recipes import create_model, get_preset
 
 OUT = Path(__file__).resolve().parent / 'results' / 'alp_generation.json'
 
@@ -57,21 +52,23 @@ def _timed(fn, dev):
     return time.perf_counter() - t, time.process_time() - c, out
 
 
+def _width(preset):
+    "The width fields of an ALP preset (vocabulary, length and blocks come from the SVQ)"
+    c = get_preset('alp', preset).model
+    return dict(d_model=c.d_model, num_layers=c.num_layers, num_heads=c.num_heads, ffn_dim=c.ffn_dim, dropout=c.dropout)
+
+
 def _models(args):
-    "(svq, prior, description): from runs when given, else randomly initialised at the preset sizes"
+    "(svq, prior, description): from an ALP run folder when given, else randomly initialised at the preset sizes"
     dev = torch.device(args.device)
     if args.alp_run:
-        cfg = json.loads((Path(args.alp_run) / 'alp_config.json').read_text())
-        svq = load_svq(cfg['svq_dir'], device=dev)
-        lat = LatentDataset(Path(args.alp_run) / 'latents' / 'val.pt')
-        prior = ALP(lat.alp_config(**cfg['model']))
-        from objcentric.train import load_weights
-        load_weights(prior, args.alp_run)
-        return svq, prior.to(dev).eval(), f'trained: {args.alp_run}'
+        from objcentric.zoo_slots import load_alp
+        gen = load_alp(args.alp_run, device=dev)
+        return gen.svq, gen.prior, f'trained: {args.alp_run}'
     torch.manual_seed(0)
-    svq = SVQ(svq_presets[args.svq_preset]['model']).to(dev).eval(); s = svq.cfg
+    svq = create_model('svq', args.svq_preset).to(dev).eval(); s = svq.cfg
     prior = ALP(ALPConfig(vocab_size=s.num_codes, seq_len=s.num_slots * s.num_blocks, num_blocks=s.num_blocks,
-                          **alp_presets[args.alp_preset]['model'])).to(dev).eval()
+                          **_width(args.alp_preset))).to(dev).eval()
     return svq, prior, f'random init: SVQ preset {args.svq_preset!r}, ALP preset {args.alp_preset!r}'
 
 
@@ -97,7 +94,7 @@ def bench_speed(args):
                                max_abs_image_diff=float((img_c - img_u).abs().max())))
     # the prior alone at the official size
     torch.manual_seed(0)
-    paper = ALP(ALPConfig(**alp_presets['paper']['model'])).to(dev).eval()
+    paper = ALP(ALPConfig(**_width('paper'))).to(dev).eval()
     g = lambda: torch.Generator(device=dev).manual_seed(0)
     paper.sample(2, generator=g())
     t_pc, c_pc, a = _timed(lambda: paper.sample(args.n, generator=g()), dev)
@@ -160,73 +157,8 @@ def bench_masking(args):
     return out
 
 
-# the SVQ of the generation-accuracy experiment: rule-free 2D sprites (3-4 objects, 32 px), a mid-size model
-SVQ_SPRITES = dict(preset='smoke', steps=3000, batch_size=32,
-                   model_overrides=dict(image_size=32, vocab_size=64, dvae_hidden=32, cnn_hidden=32, cnn_layers=3, d_model=64,
-                                        num_slots=5, slot_size=64, num_blocks=8, codes_per_block=16, mlp_hidden=32,
-                                        dec_layers=2, dec_heads=4, tau_steps=1500),
-                   run_overrides=dict(dataset='sprites', n_train=5000, n_val=500, n_eval=256, n_recon=16, max_objects=4,
-                                      lr_dvae=1e-3, lr_enc=4e-4, lr_dec=4e-4, warmup=300, eval_every=500, ckpt_every=250))
-
 
 @torch.no_grad()
-def _recon_accuracy(svq, images, rule, num_objects, dev):
-    "Judge's accuracy on SVQ reconstructions (via the codes) and on dVAE reconstructions of real rule scenes"
-    from objcentric.metrics import generation_accuracy
-    x = images.to(dev)
-    idx = svq.encode(x, generator=torch.Generator(device=dev).manual_seed(0))['indices']
-    via_codes = svq.decode_indices(idx).clamp(0, 1).cpu()
-    via_dvae = svq.dvae.decode_tokens(svq.dvae.encode(x).argmax(1).flatten(1)).clamp(0, 1).cpu()
-    return generation_accuracy(via_codes, rule, num_objects=num_objects), generation_accuracy(via_dvae, rule, num_objects=num_objects)
-
-
-def bench_accuracy(args):
-    "Generation accuracy of ALP and of the dVAE-token prior on sprites generated under a rule"
-    from objcentric.svq import train_svq
-    from objcentric.alp import train_alp
-    from objcentric.data import get_dataset
-    from objcentric.metrics import generation_accuracy
-    svq_dir = Path(args.svq_dir)
-    if not (svq_dir / 'checkpoints' / 'last.pt').is_file():
-        train_svq(out_dir=svq_dir, device=args.device, progress=False, **SVQ_SPRITES)
-    meta = json.loads((svq_dir / 'svq_config.json').read_text())
-    S, O = meta['model']['image_size'], meta['run']['max_objects']
-    kw = dict(image_size=S, min_objects=min(3, O), max_objects=O)
-    cache = svq_dir / 'data'
-    tr = get_dataset('sprites', 'train', n=args.n_train, seed=1, rule=args.rule, cache_path=cache / f'sprites_{args.rule}_train_{S}px_n{args.n_train}.h5', **kw)
-    va = get_dataset('sprites', 'val', n=500, seed=1, rule=args.rule, cache_path=cache / f'sprites_{args.rule}_val_{S}px_n500.h5', **kw)
-    free = get_dataset('sprites', 'val', n=500, seed=2, cache_path=cache / f'sprites_free_val_{S}px_n500.h5', **kw)
-    arch = dict(d_model=args.d_model, num_layers=args.layers, num_heads=4, ffn_dim=4 * args.d_model)
-    run = train_alp(args.alp_preset, svq_dir=svq_dir, steps=args.steps, out_dir=args.out_dir, device=args.device, rule=args.rule,
-                    model_overrides=arch, batch_size=args.batch, lr=args.lr,
-                    datasets=(tr, va), num_objects=(kw['min_objects'], O), n_samples=args.n_samples, progress=False, seed=args.seed)
-    m = run.metrics
-    real = torch.stack([va[i]['image'] for i in range(min(256, len(va)))])
-    real_free = torch.stack([free[i]['image'] for i in range(min(256, len(free)))])
-    rc, rd = _recon_accuracy(run.svq, real, args.rule, (kw['min_objects'], O), torch.device(args.device))
-    keys = ('preset', 'steps', 'rule', 'rule_num_objects', 'n_samples', 'fid_features', 'prior_params', 'val_nll', 'fid', 'gen_accuracy', 'images_per_s',
-            'prior_params_dvae', 'val_nll_dvae', 'fid_dvae', 'gen_accuracy_dvae', 'images_per_s_dvae', 'gen_accuracy_real', 'total_wall_s')
-    res = {k: m.get(k) for k in keys}
-    res.update(prior=dict(arch, batch_size=args.batch, lr=args.lr, same_for_both=True), svq_dir=str(svq_dir), svq=dict(preset=meta['preset'], model=meta['model'], run_steps=meta['run']['steps'],
-                                              data='sprites without a rule, %d-%d objects, %d px' % (min(3, O), O, S)),
-               alp_data=f'sprites under {args.rule!r}, {kw["min_objects"]}-{O} objects, {args.n_train} train / 500 val',
-               judge_on_real_rule_scenes=res.pop('gen_accuracy_real'),
-               judge_on_real_rule_free_scenes=generation_accuracy(real_free, args.rule, num_objects=(kw['min_objects'], O)),
-               judge_num_objects=[kw['min_objects'], O],
-               judge_on_svq_reconstructions=rc, judge_on_dvae_reconstructions=rd, out_dir=str(args.out_dir))
-    # the sampler's knobs (the original has temperature and top-k; top-p is new): judged on fresh samples
-    from objcentric.alp import ALPGenerator
-    gens = dict(alp=ALPGenerator(run.prior, run.svq, 'svq'), dvae_prior=ALPGenerator(run.baseline, run.svq, 'dvae'))
-    res['sampler'] = {}
-    for name, kw_s in (('t1.0', dict(temperature=1.0)), ('t1.0_top_p0.9', dict(temperature=1.0, top_p=0.9)),
-                       ('t0.8', dict(temperature=0.8)), ('t1.0_top_k8', dict(temperature=1.0, top_k=8))):
-        res['sampler'][name] = {g: round(generation_accuracy(gen.generate(args.n_samples, 64, seed=args.seed + 1, **kw_s), args.rule,
-                                                             num_objects=(kw['min_objects'], O)), 4) for g, gen in gens.items()}
-        print(name, res['sampler'][name], flush=True)
-    print(json.dumps(res, indent=1))
-    return res
-
-
 def bench_oracle(args):
     """ALP over ideal object codes: each sprite's ground-truth factors quantised into one code per block
     (shape, colour, size, x bin, y bin; an extra 'absent' code), slots in a random order per scene (as SVQ's
@@ -287,21 +219,19 @@ def bench_oracle(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('section', choices=['speed', 'masking', 'accuracy', 'oracle'])
+    ap.add_argument('section', choices=['speed', 'masking', 'oracle'])
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch default)')
     ap.add_argument('--n', type=int, default=64, help='images / sequences generated (speed)')
     ap.add_argument('--svq-preset', default='cpu_demo')
     ap.add_argument('--alp-preset', default='cpu_demo')
-    ap.add_argument('--alp-run', default=None, help='a train_alp run folder (trained models / cached codes)')
+    ap.add_argument('--alp-run', default=None, help='an ALP run folder (trained prior and its SVQ)')
     ap.add_argument('--steps', type=int, default=1500, help='prior training steps (masking, accuracy)')
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--d-model', type=int, default=64, help='prior width (masking, accuracy)')
     ap.add_argument('--layers', type=int, default=2, help='prior layers (masking, accuracy)')
     ap.add_argument('--eval-at', default='50,100,200,400', help='steps at which the held-out NLL is recorded (masking)')
-    ap.add_argument('--svq-dir', default='runs/alp_bench/svq_sprites', help='SVQ run for `accuracy` (trained there if missing)')
-    ap.add_argument('--out-dir', default='runs/alp_bench/alp_sprites', help='train_alp run folder for `accuracy`')
     ap.add_argument('--rule', default='distinct_colours')
     ap.add_argument('--n-train', type=int, default=5000)
     ap.add_argument('--n-samples', type=int, default=256)
@@ -312,7 +242,7 @@ def main():
     if args.threads: torch.set_num_threads(args.threads)
     seed_everything(0)
     env = _env(args)
-    res = dict(speed=bench_speed, masking=bench_masking, accuracy=bench_accuracy, oracle=bench_oracle)[args.section](args)
+    res = dict(speed=bench_speed, masking=bench_masking, oracle=bench_oracle)[args.section](args)
     res['env'] = env; res['env']['load_avg_end'] = [round(x, 2) for x in os.getloadavg()]
     out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
     allres = json.loads(out.read_text()) if out.is_file() else {}

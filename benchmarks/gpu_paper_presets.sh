@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The paper presets on a lent GPU, each for a bounded time, on the built-in synthetic analogues of the papers' data.
+# Records per model: step time, peak memory, and the held-out figures reached (FG-ARI / mBO beside the grid
+# baselines, DCI, codebook use; for ALP held-out NLL and generation figures) in benchmarks/results/gpu_paper_presets.json.
+# Budget: about 10 minutes in all on one H100/H200 (MINUTES per model, plus data rendering and evaluation).
+#   bash benchmarks/gpu_paper_presets.sh            # MINUTES=1.5 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES=${MINUTES:-1.5}
+OUT=${OUT:-runs/gpu_paper}
+export OBJCENTRIC_CACHE=${OBJCENTRIC_CACHE:-$OUT/cache}
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+for m in slate sysbinder svq; do
+  objcentric train $m --preset paper --device cuda --precision bf16 --out-dir $OUT/$m --no-figures --no-progress \
+    --set run.n_train=20000 --set run.n_val=256 --set run.n_eval=256 --set run.n_recon=8 --set run.eval_every=0 \
+    --set run.time_limit_min=$MINUTES --set run.ckpt_every=100000 | tail -n 40 > $OUT/$m.log
+done
+objcentric train alp --preset paper --device cuda --precision bf16 --out-dir $OUT/alp --no-figures --no-progress \
+  --set svq_dir=$OUT/svq --set run.time_limit_min=$MINUTES --set n_samples=64 | tail -n 40 > $OUT/alp.log
+python - "$OUT" <<'PY'
+import json, sys, os, torch
+from pathlib import Path
+out = Path(sys.argv[1]); res = dict(device=torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu', torch=torch.__version__, models={})
+for m in ('slate', 'sysbinder', 'svq', 'alp'):
+    f = out / m / 'metrics.json'
+    if f.is_file(): res['models'][m] = json.loads(f.read_text())
+Path('benchmarks/results/gpu_paper_presets.json').write_text(json.dumps(res, indent=1)); print(json.dumps(res, indent=1)[:3000])
+PY
