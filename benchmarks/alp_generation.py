@@ -12,7 +12,7 @@ Sections (each merges its results into benchmarks/results/alp_generation.json):
   code sequences: held-out NLL per token, the unmasked softmax's mass outside the block, and the fraction
   of sampled sequences that contain a code from the wrong block.
 * the generation accuracy of ALP next to the dVAE-token prior on a trained SVQ is the `alp` recipe's own
-  evaluation (`run('alp', ...)`, recorded by `benchmarks/alp_quality.py`).
+  evaluation (`run('alp', ...)`, recorded by `python benchmarks/quality.py alp` in benchmarks/alp_quality.json).
 * `oracle`: ALP over ideal object codes (ground-truth sprite factors quantised per block, random slot
   order), rendered by the sprite renderer and judged the same way: the prior's share of the claim, without
   the SVQ decoder; with objects drawn independently as the no-dependency reference, masked vs original.

@@ -17,11 +17,16 @@ for m in slate sysbinder svq; do
 done
 objcentric train alp --preset paper --device cuda --precision bf16 --out-dir $OUT/alp --no-figures --no-progress \
   --set svq_dir=$OUT/svq --set run.time_limit_min=$MINUTES --set n_samples=64 | tail -n 40 > $OUT/alp.log
+# VCT on Shapes3D: its VQ-VAE stage first (bounded), which the VCT run then finds in its out_dir/vqvae and reuses
+objcentric train vqvae --preset paper_shapes3d --device cuda --precision bf16 --out-dir $OUT/vct/vqvae --no-figures --no-progress \
+  --set run.n_train=20000 --set run.n_val=1000 --set run.time_limit_min=$MINUTES --set run.ckpt_every=100000 | tail -n 20 > $OUT/vqvae.log
+objcentric train vct --preset paper_shapes3d --device cuda --precision bf16 --out-dir $OUT/vct --no-figures --no-progress \
+  --set run.n_train=20000 --set run.n_val=1000 --set run.time_limit_min=$MINUTES --set run.ckpt_every=100000 | tail -n 40 > $OUT/vct.log
 python - "$OUT" <<'PY'
 import json, sys, os, torch
 from pathlib import Path
 out = Path(sys.argv[1]); res = dict(device=torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu', torch=torch.__version__, models={})
-for m in ('slate', 'sysbinder', 'svq', 'alp'):
+for m in ('slate', 'sysbinder', 'svq', 'alp', 'vct'):
     f = out / m / 'metrics.json'
     if f.is_file(): res['models'][m] = json.loads(f.read_text())
 Path('benchmarks/results/gpu_paper_presets.json').write_text(json.dumps(res, indent=1)); print(json.dumps(res, indent=1)[:3000])

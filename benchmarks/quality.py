@@ -53,16 +53,16 @@ def bench(name:str, variant:str, minutes:float|None, overrides:dict, out_dir:Pat
     r = run(name, 'cpu_demo', overrides=overrides, out_dir=out_dir, progress=False)
     wall = time.perf_counter() - t0
     la1 = os.getloadavg()
-    keep = ('step', 'wall_s', 'fg_ari', 'mbo', 'mse', 'slot_ce_gain', 'dominant_slot_share', 'codebook_perplexity', 'val_loss')
-    curve = [{k: e[k] for k in keep if k in e} for e in r.history['eval']]
+    hist = r.history if isinstance(r.history, dict) else {}
+    curve = [{k: v for k, v in e.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} for e in hist.get('eval', [])]
     figs = {}
     for k, p in r.files.items():
-        if str(p).endswith('.png'):
-            dst = OUT / f'{name}_{variant}_{k}.png'; shutil.copy(p, dst); figs[k] = str(dst.relative_to(ROOT))
+        if str(p).endswith(('.png', '.gif')):
+            dst = OUT / f'{name}_{variant}_{k}{Path(p).suffix}'; shutil.copy(p, dst); figs[k] = str(dst.relative_to(ROOT))
     print(summary(r.metrics))
     return dict(command='python benchmarks/quality.py ' + ' '.join(sys.argv[1:]), variant=variant, preset='cpu_demo', overrides=overrides,
                 machine=_machine(), load_avg_before=[round(x, 2) for x in la0], load_avg_after=[round(x, 2) for x in la1],
-                steps=r.metrics['steps'], wall_s_total=round(wall, 1), train_wall_s=r.metrics['wall_s'], curve=curve,
+                steps=r.metrics.get('steps'), wall_s_total=round(wall, 1), train_wall_s=r.metrics.get('wall_s', round(wall, 1)), curve=curve,
                 final={k: v for k, v in r.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
                 figures=figs, run_dir=str(out_dir))
 
@@ -70,14 +70,19 @@ def bench(name:str, variant:str, minutes:float|None, overrides:dict, out_dir:Pat
 def plot(name:str, res:dict):
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, k in zip(axs, ('fg_ari', 'mbo')):
+    res = {k: v for k, v in res.items() if isinstance(v, dict) and 'curve' in v}     # the runs (other keys: notes)
+    pref = ('fg_ari', 'mbo', 'psnr', 'codebook_usage', 'factorvae', 'dci_d', 'recall_i2s@1', 'accuracy')
+    seen = [k for v in res.values() for e in v['curve'] for k in e if k not in ('step', 'wall_s')]
+    keys = [k for k in pref if k in seen][:3] or list(dict.fromkeys(seen))[:3]
+    fig, axs = plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 3.2), squeeze=False)
+    for ax, k in zip(axs[0], keys):
         for v, r in res.items():
-            pts = [(e['wall_s'] / 60, e[k]) for e in r['curve'] if k in e]
+            pts = [(e['wall_s'] / 60, e[k]) for e in r['curve'] if k in e and 'wall_s' in e]
             if pts: ax.plot(*zip(*pts), marker='o', ms=3, label=v)
             g = r['final'].get(f'{k}_grid2')
         if g is not None: ax.axhline(g, ls='--', c='0.5', lw=1, label='2x2 grid')
-        ax.set_xlabel('training time (min)'); ax.set_title(f'{name}: held-out {k}'); ax.legend(fontsize=7); ax.set_ylim(0, 1)
+        ax.set_xlabel('training time (min)'); ax.set_title(f'{name}: held-out {k}'); ax.legend(fontsize=7)
+        if k in ('fg_ari', 'mbo'): ax.set_ylim(0, 1)
     fig.tight_layout(); fig.savefig(OUT / f'{name}_quality.png', dpi=90); plt.close(fig)
 
 

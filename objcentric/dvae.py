@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['gumbel_tau', 'DVAE']
 
-# %% ../nbs/05_dvae.ipynb #4606786e
+# %% ../nbs/05_dvae.ipynb #621f6a67
 import math
 import torch
 import torch.nn as nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from .quantizers import gumbel_softmax, cosine_anneal
 
-# %% ../nbs/05_dvae.ipynb #1396f01d
+# %% ../nbs/05_dvae.ipynb #7a643c8a
 def gumbel_tau(step:int, # training step
                start:float=1.0, # temperature at step 0
                final:float=0.1, # temperature from `steps` on
@@ -22,7 +22,7 @@ def gumbel_tau(step:int, # training step
     "SLATE's Gumbel temperature: cosine from `start` to `final` over `steps`, constant after"
     return cosine_anneal(step, start, final, steps)
 
-# %% ../nbs/05_dvae.ipynb #5e2e2cbd
+# %% ../nbs/05_dvae.ipynb #7df191d8
 def _conv_block(cin, cout, k, stride=1, pad=0, norm='group'):
     "Conv -> (GroupNorm(1)) -> ReLU; SLATE ('group'): no conv bias + GroupNorm, SysBinder/NLoTM ('none'): biased conv, no norm"
     conv = nn.Conv2d(cin, cout, k, stride, pad, bias=(norm == 'none'))
@@ -36,7 +36,7 @@ def _plain_conv(cin, cout):
     nn.init.xavier_uniform_(conv.weight); nn.init.zeros_(conv.bias)
     return conv
 
-# %% ../nbs/05_dvae.ipynb #8e576fd3
+# %% ../nbs/05_dvae.ipynb #906dc0de
 class DVAE(nn.Module):
     "SLATE's discrete VAE: per-4x4-patch encoder to V-way log-probabilities, PixelShuffle decoder from (relaxed) one-hots"
     def __init__(self, vocab_size:int=1024, # V, number of tokens (SLATE 1024, SysBinder/NLoTM 4096)
