@@ -5,7 +5,7 @@ For a registered slot model this trains
 * `cpu_demo`: the model's `cpu_demo` preset exactly as `nbs/train_<model>.ipynb` runs it (what a user gets), and
 * `official` (with --official): the same architecture and data, but the paper's optimisation recipe: joint dVAE training
   with the Gumbel temperature annealed over 30,000 steps, the paper's learning rates, warm-up, batch and clipping, no
-  token dropout, the paper's slot initialisation and gradient, for the same wall-clock budget,
+  token dropout, the paper's slot initialisation, gradient and binder input (the CNN), for the same wall-clock budget,
 
 evaluating every `eval_every` steps on held-out scenes. It writes `benchmarks/<model>_quality.json` (command, machine,
 load average before and after, steps, wall time, the curve, the final figures beside the trivial baselines), the
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from objcentric.recipes import run, get_preset, summary
 
 OUT = ROOT / 'benchmarks'
-ARCH_ONLY = ('tau_start', 'tau_final', 'tau_steps', 'token_dropout', 'implicit_grad', 'slot_init', 'dropout')
+ARCH_ONLY = ('tau_start', 'tau_final', 'tau_steps', 'token_dropout', 'implicit_grad', 'slot_init', 'dropout', 'encoder_input')
 RUN_OPT = ('steps', 'batch_size', 'lr', 'lr_mult', 'constant_groups', 'warmup', 'half_life', 'plateau_patience', 'plateau_rule',
            'clip_norm', 'clip_norm_type', 'tokenizer_steps')
 

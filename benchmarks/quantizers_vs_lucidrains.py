@@ -190,7 +190,7 @@ def main():
             print(f"{name:12s} {lib:11s} usage {m['usage']:.3f} ppl {m['perplexity']:7.1f} mse {m['val_mse']:.5f} step {m['step_ms']:.1f} ms q {m['quantizer_ms']:.2f} ms", flush=True)
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(benchmark='objcentric quantizers vs lucidrains/vector-quantize-pytorch on the same autoencoder and data',
-                command='nice -n 10 ' + ' '.join([Path(sys.executable).name] + sys.argv), machine=platform.processor() or platform.machine(),
+                command=' '.join(['python'] + sys.argv), machine=platform.processor() or platform.machine(),
                 cpus=os.cpu_count(), threads=a.threads, torch=torch.__version__, vector_quantize_pytorch=getattr(vqp, '__version__', None) or _version(),
                 load_average_start=load0, load_average_end=os.getloadavg(), wall_s=round(time.perf_counter() - t0, 1),
                 data='sprites 32 px, 1-3 sprites on a plain random colour, 5000 train / 512 held-out', steps=a.steps, batch_size=a.bs, lr=a.lr,

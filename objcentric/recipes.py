@@ -320,7 +320,7 @@ def train_tokenizer(model:nn.Module, # a model with a `dvae`
     dv.requires_grad_(False)
     return dict(key=key, cached=cached, folder=folder, stats=stats)
 
-# %% ../nbs/22_recipes.ipynb #5c6128fe
+# %% ../nbs/22_recipes.ipynb #47024b41
 def distill_encoder(model:nn.Module, # a model whose `encoder(images) -> [B, h*w, D]` has a `resolution` (SysBinder, SVQ)
                     train_ds, # training data carrying the frozen tokenizer's `tokens` [T]
                     run:RunConfig, # encoder_distill_steps / encoder_distill_lr, batch_size
@@ -328,8 +328,9 @@ def distill_encoder(model:nn.Module, # a model whose `encoder(images) -> [B, h*w
                     seed:int=0, # batch order and head initialisation
                    ) -> dict:
     "Stage 1b of the CPU recipes: fit `model.encoder` to predict the token of each feature position; returns dict(steps, ce, token_accuracy)"
-    enc = model.encoder
-    if not hasattr(enc, 'resolution'): raise ConfigError('encoder_distill_steps', run.encoder_distill_steps, f"0 for {type(model).__name__} (no image encoder with a feature grid)")
+    enc = getattr(model, 'encoder', None)
+    if not hasattr(enc, 'cnn'):
+        raise ConfigError('encoder_distill_steps', run.encoder_distill_steps, f"0 for {type(model).__name__} with this configuration (its binder reads no image CNN)")
     g = torch.Generator().manual_seed(seed)
     r, t = enc.resolution, math.isqrt(int(train_ds[0]['tokens'].numel()))
     pick = (torch.arange(r) * t // r)                                          # token row/column under each feature position
@@ -503,7 +504,7 @@ def _data_key(ctx:RunContext) -> dict:
     return dict(data_path=ctx.data_path, fmt=r.real_format, dataset=r.dataset, kwargs=r.data_kwargs, n_train=r.n_train,
                 image_size=getattr(ctx.model_cfg, 'image_size', None), seed=0)
 
-# %% ../nbs/22_recipes.ipynb #d3de043d
+# %% ../nbs/22_recipes.ipynb #efcc8027
 def train_pipeline(ctx:RunContext):
     "The stages of a run: data, model, optional tokenizer stage, training, final evaluation, pretrained weights, figures"
     r, rec = ctx.run_cfg, ctx.recipe
@@ -572,7 +573,7 @@ def _write_figures(ctx:RunContext, figs:dict):
     for k, f in figs.items():
         if f is not None: ctx.files[k] = save_figure(f, ctx.out_dir / f'{k}.png', dpi=90)
 
-# %% ../nbs/22_recipes.ipynb #8520209e
+# %% ../nbs/22_recipes.ipynb #ce8fcecb
 def resolve(name:str, # registry name
             preset:str='cpu_demo', # preset name
             overrides=None, # dict or JSON string of model/run fields
@@ -583,7 +584,10 @@ def resolve(name:str, # registry name
     kw = {k: v for k, v in run_fields.items() if v is not None and not (k == 'precision' and v == 'auto')}
     bad = sorted(set(kw) - {f.name for f in fields(RunConfig)})
     if bad: raise ConfigError(bad[0], kw[bad[0]], f"a RunConfig field: {[f.name for f in fields(RunConfig)]}")
-    return Preset(p.model, dataclasses.replace(p.run, **kw) if kw else p.run, p.opts, p.note)
+    r = dataclasses.replace(p.run, **kw) if kw else p.run
+    if r.encoder_distill_steps and getattr(p.model, 'encoder_input', None) != 'cnn':
+        raise ConfigError('encoder_distill_steps', r.encoder_distill_steps, f"0 for {name} with this configuration (its binder reads no image CNN)")
+    return Preset(p.model, r, p.opts, p.note)
 
 def run(name:str, # registry name: one of `list_models()`
         preset:str='cpu_demo', # 'smoke', 'cpu_demo', 'paper' / 'paper_<dataset>' (see `list_presets(name)`)

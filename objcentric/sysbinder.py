@@ -17,8 +17,8 @@ from .transformer import TransformerDecoder, TransformerEncoder, autoregressive_
 
 # %% auto #0
 __all__ = ['BlockLinear', 'BlockLayerNorm', 'BlockGRUCell', 'BlockMLP', 'PrototypeMemory', 'BlockSlotAttention', 'cartesian_grid',
-           'CartesianPositionEmbedding', 'ImageEncoder', 'BlockCoupling', 'TokenDecoder', 'SysBinderConfig',
-           'SysBinder', 'sysbinder_param_count']
+           'CartesianPositionEmbedding', 'ImageEncoder', 'TokenFeatures', 'BlockCoupling', 'TokenDecoder',
+           'SysBinderConfig', 'SysBinder', 'sysbinder_param_count']
 
 # %% ../nbs/07_sysbinder.ipynb #72d77f4c
 class BlockLinear(nn.Module):
@@ -352,6 +352,26 @@ class ImageEncoder(nn.Module):
         f = self.pos(self.cnn(x)).flatten(2).transpose(1, 2)
         return self.mlp(self.norm(f))
 
+# %% ../nbs/07_sysbinder.ipynb #1fda4f86
+class TokenFeatures(nn.Module):
+    "The binder input of `encoder_input='tokens'`: token embeddings [B,T,d_model] -> per-position LayerNorm and MLP -> features [B,T,d_model]"
+    def __init__(self, image_size:int, # H = W (the tokens lie on the (H/4) x (H/4) grid)
+                 d_model:int, # width of the embeddings and the features
+                ):
+        super().__init__()
+        self.resolution = image_size // 4
+        self.norm = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(), nn.Linear(d_model, d_model))
+        nn.init.kaiming_uniform_(self.mlp[0].weight, nonlinearity='relu'); nn.init.xavier_uniform_(self.mlp[2].weight)
+        for l in (self.mlp[0], self.mlp[2]): nn.init.zeros_(l.bias)
+
+    def forward(self, emb:Tensor # token embeddings [B, T, d_model] in raster order
+               ) -> Tensor:
+        "Features [B, T, d_model]"
+        if emb.ndim != 3 or emb.shape[1] != self.resolution ** 2:
+            raise ValueError(f"TokenFeatures: expected embeddings [B, {self.resolution ** 2}, d], got {tuple(emb.shape)}")
+        return self.mlp(self.norm(emb))
+
 # %% ../nbs/07_sysbinder.ipynb #15c3d248
 class BlockCoupling(nn.Module):
     "Slots [B,N,M*d] -> N*M block tokens [B,N*M,d_model] (block projection, block-position code, per-slot block coupler)"
@@ -422,7 +442,7 @@ class TokenDecoder(nn.Module):
         return autoregressive_generate(self.tf, embed, lambda h: self.head(h).float(), memory, bos, self.num_tokens,
                                        temperature=temperature, top_k=top_k, use_cache=use_cache, generator=generator)
 
-# %% ../nbs/07_sysbinder.ipynb #10b678db
+# %% ../nbs/07_sysbinder.ipynb #c377a415
 @dataclass
 class SysBinderConfig(Config):
     "Architecture of a SysBinder model (defaults: the official CLEVR-Easy configuration)"
@@ -435,6 +455,7 @@ class SysBinderConfig(Config):
     cnn_layers:int = 4          # image encoder convolutions
     cnn_kernel:int = 5          # image encoder kernel size
     cnn_downsample:int|None = None  # total CNN stride (None: 1 at 64 px, else 2)
+    encoder_input:str = 'cnn'   # binder input: 'cnn' (the papers' image CNN) or 'tokens' (SLATE's: the dVAE tokens' embeddings)
     d_model:int = 192           # width of features, block tokens and decoder
     num_slots:int = 4           # N
     num_iters:int = 3           # block-slot attention iterations
@@ -471,6 +492,7 @@ class SysBinderConfig(Config):
               'cnn_downsample', ds, f'None or a power of 2 <= 2**cnn_layers that divides image_size={self.image_size}')
         check(self.slot_init in ('shared', 'per_slot', 'learned'), 'slot_init', self.slot_init, "'shared', 'per_slot' or 'learned'")
         check(self.gru_storage in ('grouped', 'dense'), 'gru_storage', self.gru_storage, "'grouped' or 'dense'")
+        check(self.encoder_input in ('cnn', 'tokens'), 'encoder_input', self.encoder_input, "'cnn' (the papers') or 'tokens' (SLATE's input)")
         check(0 <= self.dropout < 1, 'dropout', self.dropout, 'a probability in [0, 1)')
         check(0 <= self.token_dropout < 1, 'token_dropout', self.token_dropout, 'a probability in [0, 1)')
         check(self.dvae_norm in ('none', 'group'), 'dvae_norm', self.dvae_norm, "'none' (the reference) or 'group'")
@@ -486,7 +508,7 @@ class SysBinderConfig(Config):
         "dVAE tokens per image, (H/4)^2"
         return (self.image_size // 4) ** 2
 
-# %% ../nbs/07_sysbinder.ipynb #f8aac68c
+# %% ../nbs/07_sysbinder.ipynb #9cb67d0a
 class SysBinder(PretrainedModel):
     "SysBinder: dVAE + CNN encoder + block-slot attention with a bottleneck + block coupling + autoregressive transformer decoder"
     config_class = SysBinderConfig
@@ -497,7 +519,8 @@ class SysBinder(PretrainedModel):
         cfg = self.cfg
         self.dvae = DVAE(cfg.vocab_size, cfg.img_channels, cfg.dvae_hidden, norm=cfg.dvae_norm,
                          tau_start=cfg.tau_start, tau_final=cfg.tau_final, tau_steps=cfg.tau_steps)
-        self.encoder = ImageEncoder(cfg.image_size, cfg.img_channels, cfg.cnn_hidden, cfg.d_model, cfg.cnn_layers, cfg.cnn_kernel, cfg.cnn_downsample)
+        self.encoder = (ImageEncoder(cfg.image_size, cfg.img_channels, cfg.cnn_hidden, cfg.d_model, cfg.cnn_layers, cfg.cnn_kernel, cfg.cnn_downsample)
+                        if cfg.encoder_input == 'cnn' else TokenFeatures(cfg.image_size, cfg.d_model))
         self.binder = BlockSlotAttention(cfg.num_iters, cfg.num_slots, cfg.d_model, cfg.slot_size, cfg.num_blocks, cfg.mlp_hidden,
                                          bottleneck=self._make_bottleneck(), slot_init=cfg.slot_init, gru_storage=cfg.gru_storage,
                                          implicit_grad=cfg.implicit_grad)
@@ -535,14 +558,24 @@ class SysBinder(PretrainedModel):
         "The checked image tensor of a batch"
         return check_images(x, self.cfg.image_size, self.cfg.img_channels, where or type(self).__name__)
 
+    def features(self, images:Tensor, # [B,3,H,W]
+                 tokens:Tensor|None=None, # the images' dVAE tokens [B,T] (encoder_input='tokens'; None: the dVAE's argmax tokens)
+                ) -> Tensor:
+        "The binder's input [B, h*w, d_model]: CNN features of the images, or the embeddings of their dVAE tokens"
+        if self.cfg.encoder_input == 'cnn': return self.encoder(images)
+        if tokens is None: tokens = self.dvae.tokens(images)
+        td = self.token_decoder
+        return self.encoder(td.dictionary(tokens.long()) + td.pos[:, 1:1 + tokens.shape[1]])
+
     def bind(self, images:Tensor, # [B,3,H,W]
              slots_init:Tensor|None=None, # initial slots [B,N,D]
              generator:torch.Generator|None=None, # RNG of the initial slots
+             tokens:Tensor|None=None, # the images' dVAE tokens (used when encoder_input='tokens')
             ) -> tuple:
-        "Block-slot attention on the image features: (slots, attn [B,N,h*w], aux)"
-        return self.binder(self.encoder(images), slots_init, generator)
+        "Block-slot attention on the encoder features: (slots, attn [B,N,h*w], aux)"
+        return self.binder(self.features(images, tokens), slots_init, generator)
 
-# %% ../nbs/07_sysbinder.ipynb #f86bcf02
+# %% ../nbs/07_sysbinder.ipynb #5e97b7cf
 @patch
 def _tokens(self:SysBinder, x:Tensor, batch=None) -> dict:
     "Targets and the dVAE term: given tokens, Gumbel samples (training) or argmax tokens (eval)"
@@ -561,7 +594,7 @@ def forward(self:SysBinder, batch, # dict with 'image' [B,3,H,W] in [0,1] (and o
     x = self._images(batch)
     B = x.shape[0]
     dv = self._tokens(x, batch)
-    slots, attn, aux = self.bind(x, slots_init)
+    slots, attn, aux = self.bind(x, slots_init, tokens=dv['tokens'])
     logits = self.token_decoder(dv['tokens'], self.coupling(slots))
     ce = F.cross_entropy(logits.float().flatten(0, 1), dv['tokens'].flatten(), reduction='sum') / B
     extra, logs = self._aux_loss(aux)

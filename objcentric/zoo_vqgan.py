@@ -238,7 +238,8 @@ _SPRITES = dict(min_objects=1, max_objects=1, sizes=[2], shapes=[0, 1, 2, 7], ba
 _vq_tiny = dict(image_size=16, ch=16, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(4,), z_channels=8, norm_groups=4,
                 num_codes=32, codebook_dim=4, warmup_steps=5, perceptual_weight=0.0, disc_start=15, disc_channels=8, disc_layers=2)
 _vq_demo = dict(image_size=32, ch=16, ch_mult=(1, 2, 4), num_res_blocks=1, attn_resolutions=(8,), z_channels=32, norm_groups=4,
-                num_codes=128, codebook_dim=8, warmup_steps=100, perceptual_weight=0.0, disc_start=1500, disc_channels=32, disc_layers=2)
+                num_codes=128, codebook_dim=8, cosine=False, beta=0.25, warmup_steps=100, perceptual_weight=0.0, disc_start=1600,
+                disc_channels=32, disc_layers=2)
 
 vqgan_presets = dict(
     smoke=Preset(VQGANConfig(**_vq_tiny),
@@ -246,8 +247,8 @@ vqgan_presets = dict(
                            eval_every=15, ckpt_every=30, log_every=5, n_eval=16, n_eval_during=8),
                  VQGANOptions(), note='seconds on a CPU; the tests use it'),
     cpu_demo=Preset(VQGANConfig(**_vq_demo),
-                    RunConfig(dataset='sprites', data_kwargs=_SPRITES, n_train=5000, n_val=256, steps=2000, batch_size=16, lr=1e-3,
-                              eval_every=250, ckpt_every=500, log_every=10, n_eval=256, n_eval_during=128),
+                    RunConfig(dataset='sprites', data_kwargs=_SPRITES, n_train=5000, n_val=256, steps=2400, batch_size=16, lr=1e-3,
+                              eval_every=400, ckpt_every=400, log_every=10, n_eval=256, n_eval_during=128, time_limit_min=9.0),
                     VQGANOptions(), note='the CPU recipe: a 32 px VQ-GAN with 128 codes (8x8 tokens) on single sprites, L1 + GAN'),
     paper=Preset(VQGANConfig(),
                  RunConfig(dataset='sprites', data_kwargs={**_SPRITES, 'shapes': None, 'sizes': None}, real_format='image_folder',

@@ -26,6 +26,7 @@ def _cache(tmp_path, monkeypatch): monkeypatch.setenv('OBJCENTRIC_CACHE', str(tm
     (dict(overrides='num_slots=3'), ConfigError, 'JSON'),
     (dict(device='cuda:7'), ConfigError, '`device`'),
     (dict(data_path='/no/such/dir/*.png'), DataError, '/no/such/dir/*.png'),
+    (dict(overrides={'encoder_input': 'tokens', 'tokenizer_steps': 5, 'encoder_distill_steps': 5}), ConfigError, '`encoder_distill_steps` = 5'),
 ])
 def test_bad_settings_fail_early_naming_the_field(tmp_path, kw, err, text):
     with pytest.raises(err) as e: run('svq', **{'preset': 'smoke', **kw}, out_dir=tmp_path / 'run', **FAST)
