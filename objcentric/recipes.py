@@ -20,8 +20,8 @@ from .train import Trainer, TrainConfig, ParamGroup, PlateauHalver, linear_warmu
 __all__ = ['REGISTRY', 'RunConfig', 'Preset', 'Recipe', 'register', 'get_recipe', 'list_models', 'list_presets', 'get_preset',
            'apply_overrides', 'InMemoryDataset', 'batches', 'cache_root', 'build_datasets', 'with_tokens',
            'dataset_tokens', 'train_tokenizer', 'distill_encoder', 'evaluate_slot_model', 'RunFolderError',
-           'check_run_folder', 'Run', 'RunContext', 'param_groups', 'train_config', 'train_pipeline', 'plot_history',
-           'resolve', 'run', 'summary', 'create_model', 'load_pretrained', 'upstream_run', 'main']
+           'check_run_folder', 'Run', 'RunContext', 'param_groups', 'train_config', 'fit_stage', 'train_pipeline',
+           'plot_history', 'resolve', 'run', 'summary', 'create_model', 'load_pretrained', 'upstream_run', 'main']
 
 # %% ../nbs/22_recipes.ipynb #f588cc61
 @dataclass
@@ -504,7 +504,25 @@ def _data_key(ctx:RunContext) -> dict:
     return dict(data_path=ctx.data_path, fmt=r.real_format, dataset=r.dataset, kwargs=r.data_kwargs, n_train=r.n_train,
                 image_size=getattr(ctx.model_cfg, 'image_size', None), seed=0)
 
-# %% ../nbs/22_recipes.ipynb #efcc8027
+# %% ../nbs/22_recipes.ipynb #3848a331
+def fit_stage(ctx:RunContext, # the run (its run config, out_dir and meta)
+              model:nn.Module, # the model to train
+              train_ds, # training data
+              groups, # parameter groups (`param_groups(model, run)` or a list of `ParamGroup`)
+              evaluate, # evaluate(model, final) -> dict of held-out figures
+              **trainer_kw, # more `Trainer` arguments (opt_fn, ...)
+             ) -> dict:
+    "The training stage every pipeline shares: Trainer (resuming), run.json, fit, and the final evaluation (returned)"
+    tr = Trainer(model, train_config(ctx), train_ds, groups,
+                 eval_fn=(lambda m: evaluate(m, False)) if ctx.run_cfg.eval_every else None, **trainer_kw)
+    ctx.trainer = tr
+    if tr.resumed_from is not None: print(f"resuming {tr.ckpt_path} at step {tr.resumed_from}")
+    _write_json(ctx.out_dir / 'run.json', ctx.meta)
+    ctx.history = tr.fit()
+    model.eval()
+    return evaluate(model, True)
+
+# %% ../nbs/22_recipes.ipynb #428574ca
 def train_pipeline(ctx:RunContext):
     "The stages of a run: data, model, optional tokenizer stage, training, final evaluation, pretrained weights, figures"
     r, rec = ctx.run_cfg, ctx.recipe
@@ -525,18 +543,11 @@ def train_pipeline(ctx:RunContext):
             print(f"encoder: fitted to the tokens for {d['steps']} steps (token accuracy {d['token_accuracy']:.3f})")
             ctx.extra['encoder_distill'] = d
     ev = rec.evaluate or evaluate_slot_model
-    tr = Trainer(model, train_config(ctx), ctx.train_ds, param_groups(model, r),
-                 eval_fn=(lambda m: ev(m, ctx.val_ds, r, final=False)) if r.eval_every else None)
-    ctx.trainer = tr
-    if tr.resumed_from is not None: print(f"resuming {tr.ckpt_path} at step {tr.resumed_from}")
-    _write_json(ctx.out_dir / 'run.json', ctx.meta)
-    ctx.history = tr.fit()
-    model.eval()
-    ctx.metrics.update(ev(model, ctx.val_ds, r, final=True))
+    ctx.metrics.update(fit_stage(ctx, model, ctx.train_ds, param_groups(model, r), lambda m, final: ev(m, ctx.val_ds, r, final=final)))
     ctx.metrics.update(params=count_params(model), **{f'tokenizer_{k}': v for k, v in ctx.extra.get('tokenizer', {}).items() if k != 'key'},
                        **{f'encoder_distill_{k}': v for k, v in ctx.extra.get('encoder_distill', {}).items()})
     ctx.files['model'] = model.save_pretrained(ctx.out_dir / 'model', extra=dict(recipe=ctx.name, preset=ctx.preset))
-    ctx.files.update(checkpoint=tr.ckpt_path, tensorboard=ctx.out_dir / 'tb')
+    ctx.files.update(checkpoint=ctx.trainer.ckpt_path, tensorboard=ctx.out_dir / 'tb')
 
 # %% ../nbs/22_recipes.ipynb #8c60fd6d
 def plot_history(history:dict, # a `Trainer.fit` history (loss per step, eval records)
