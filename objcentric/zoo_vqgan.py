@@ -227,13 +227,13 @@ def vqgan_figures(ctx:RunContext) -> dict:
     return dict(reconstructions=show_vqgan_reconstructions(m, x), history=plot_vqgan_history(ctx.history, m.cfg.disc_start),
                 code_usage=plot_code_histogram(toks, m.cfg.num_codes))
 
-# %% ../nbs/25_zoo_vqgan.ipynb #c2829dea
+# %% ../nbs/25_zoo_vqgan.ipynb #7654cacc
 _SPRITES = dict(min_objects=1, max_objects=1, sizes=[2], shapes=[0, 1, 2, 7], background='colour')
 _vq_tiny = dict(image_size=16, ch=16, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(4,), z_channels=8, norm_groups=4,
                 num_codes=32, codebook_dim=4, warmup_steps=5, perceptual_weight=0.0, disc_start=15, disc_channels=8, disc_layers=2)
-_vq_demo = dict(image_size=32, ch=16, ch_mult=(1, 2, 4), num_res_blocks=1, attn_resolutions=(8,), z_channels=32, norm_groups=4,
-                num_codes=128, codebook_dim=8, cosine=False, beta=0.25, warmup_steps=100, perceptual_weight=0.0, disc_start=1600,
-                disc_channels=32, disc_layers=2)
+_vq_demo = dict(image_size=32, ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=32, norm_groups=4,
+                num_codes=128, codebook_dim=8, cosine=False, beta=0.25, warmup_steps=100, perceptual_weight=0.0, disc_start=2400,
+                disc_weight=0.1, disc_channels=32, disc_layers=2)
 
 vqgan_presets = dict(
     smoke=Preset(VQGANConfig(**_vq_tiny),
@@ -241,9 +241,9 @@ vqgan_presets = dict(
                            eval_every=15, ckpt_every=30, log_every=5, n_eval=16, n_eval_during=8),
                  VQGANOptions(), note='seconds on a CPU; the tests use it'),
     cpu_demo=Preset(VQGANConfig(**_vq_demo),
-                    RunConfig(dataset='sprites', data_kwargs=_SPRITES, n_train=5000, n_val=256, steps=2400, batch_size=16, lr=1e-3,
+                    RunConfig(dataset='sprites', data_kwargs=_SPRITES, n_train=5000, n_val=256, steps=2900, batch_size=16, lr=1e-3,
                               eval_every=400, ckpt_every=400, log_every=10, n_eval=256, n_eval_during=128, time_limit_min=9.0),
-                    VQGANOptions(), note='the CPU recipe: a 32 px VQ-GAN with 128 codes (8x8 tokens) on single sprites, L1 + GAN'),
+                    VQGANOptions(), note='the CPU recipe: a 32 px VQ-GAN with 128 codes (16x16 tokens) on single sprites, L1 + GAN'),
     paper=Preset(VQGANConfig(),
                  RunConfig(dataset='sprites', data_kwargs={**_SPRITES, 'shapes': None, 'sizes': None}, real_format='image_folder',
                            n_train=20000, n_val=1000, steps=150000, batch_size=16, lr=4.5e-6, eval_every=5000, ckpt_every=5000,
@@ -482,15 +482,15 @@ def load_vgpt(out_dir, # a vgpt run folder
             clf = SmallFeatureNet(sd['head.weight'].shape[0]); clf.load_state_dict(sd); clf.to(device).eval()
     return VGPTSampler(gpt.eval(), vq.eval(), tuple(meta['classes']), clf)
 
-# %% ../nbs/25_zoo_vqgan.ipynb #c8c0188e
+# %% ../nbs/25_zoo_vqgan.ipynb #61637b91
 _gw = lambda **kw: VisualGPTConfig(num_codes=16, num_classes=2, grid=(4, 4), **kw)    # grid, codes and classes come from the tokenizer run
 vgpt_presets = dict(
     smoke=Preset(_gw(d_model=32, num_layers=2, num_heads=2, max_positions=32, dropout=0.0),
                  RunConfig(steps=30, batch_size=16, lr=2e-3, warmup=5, eval_every=15, ckpt_every=30, log_every=5),
                  VGPTOptions(vqgan_preset='smoke', classifier_steps=20, n_samples=8, accept_n=2, gif_every=4), note='seconds on a CPU; the tests use it'),
-    cpu_demo=Preset(_gw(d_model=128, num_layers=4, num_heads=4, max_positions=65, dropout=0.1),
-                    RunConfig(steps=2000, batch_size=32, lr=1e-3, warmup=100, eval_every=250, ckpt_every=500, log_every=10),
-                    VGPTOptions(vqgan_preset='cpu_demo', n_samples=256, accept_n=8),
+    cpu_demo=Preset(_gw(d_model=128, num_layers=2, num_heads=4, max_positions=257, dropout=0.0),
+                    RunConfig(steps=2000, batch_size=16, lr=1e-3, warmup=100, eval_every=250, ckpt_every=500, log_every=10, time_limit_min=8.0),
+                    VGPTOptions(vqgan_preset='cpu_demo', n_samples=256, accept_n=8, gif_every=4),
                     note="a CPU GPT over the tokens of vqgan's cpu_demo run"),
     paper=Preset(VisualGPTConfig(),
                  RunConfig(steps=100000, batch_size=16, lr=5e-6, warmup=10000, eval_every=5000, ckpt_every=5000, log_every=100),

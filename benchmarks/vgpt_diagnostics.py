@@ -1,0 +1,73 @@
+"""Diagnostics of a trained Visual GPT run: where its generation accuracy is lost.
+
+On the run folders written by `python benchmarks/quality.py vgpt` (the GPT, its tokenizer and its classifier) this measures,
+on held-out scenes:
+
+* `tokens_carry_class`: the classifier's accuracy on the tokenizer's reconstructions (the ceiling for any GPT over these
+  tokens, as the classifier judges), and the GPT used as a classifier of the held-out token sequences
+  (argmax over classes of the sequence likelihood given the class token): how much of the class the GPT has learned;
+* `nll_true_vs_wrong`: the held-out NLL per image with the true class token and with a wrong one;
+* `sampling`: the plain generation accuracy under several sampling settings (temperature, top-k, top-p), same seed.
+
+It writes benchmarks/results/vgpt_diagnostics.json (command, machine, load average, figures).
+
+    python benchmarks/vgpt_diagnostics.py --vgpt-dir runs/bench/vgpt_cpu_demo     # ~1 minute on 2 cores
+"""
+import argparse, json, os, platform, sys, time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from objcentric.recipes import RunConfig
+from objcentric.vqgan import VQGAN
+from objcentric.visual_gpt import VisualGPT, rejection_sample
+from objcentric.metrics import SmallFeatureNet
+from objcentric.zoo_vqgan import labelled_datasets, _accuracy, batches
+from safetensors.torch import load_file
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--vgpt-dir', default=str(ROOT / 'runs/bench/vgpt_cpu_demo'), help='a vgpt run folder (with model/ and classifier/)')
+    ap.add_argument('--n', type=int, default=256, help='held-out scenes and samples')
+    ap.add_argument('--out', default=str(ROOT / 'benchmarks/results/vgpt_diagnostics.json'))
+    a = ap.parse_args()
+    d = Path(a.vgpt_dir)
+    meta = json.loads((d / 'run.json').read_text())
+    vq_dir = Path(meta['vqgan_dir'])
+    vq = VQGAN.from_pretrained(vq_dir / 'model').eval()
+    gpt = VisualGPT.from_pretrained(d / 'model').eval()
+    C = gpt.cfg.num_classes
+    clf = SmallFeatureNet(C); clf.load_state_dict(load_file(str(d / 'classifier' / 'model.safetensors'))); clf.eval()
+    classify = lambda x: clf.logits(x.float())
+    vq_meta = json.loads((vq_dir / 'run.json').read_text())
+    _, va, names = labelled_datasets(RunConfig.from_dict(vq_meta['run_config']), vq.cfg.image_size, vq_meta.get('data_path'))
+    b = next(batches(va, a.n, a.n)); x, y = b['image'].float(), b['label'].long()
+    la0, t0 = os.getloadavg(), time.perf_counter()
+    out = dict(command='python benchmarks/vgpt_diagnostics.py ' + ' '.join(sys.argv[1:]), vgpt_dir=str(d), vqgan_dir=str(vq_dir),
+               machine=dict(torch=torch.__version__, threads=torch.get_num_threads(), cpus=os.cpu_count(), machine=platform.machine()),
+               load_avg_before=[round(v, 2) for v in la0], n=len(y), classes=list(names))
+    with torch.no_grad():
+        t = vq.tokens(x)
+        rec = vq.decode_indices(t)
+        nll = lambda lab: F.cross_entropy(gpt.logits(t, lab).flatten(0, 1).float(), t.flatten(), reduction='none').view(len(t), -1).sum(1)
+        per_class = torch.stack([nll(torch.full_like(y, c)) for c in range(C)], 1)         # [n, C] NLL of each sequence given each class
+    out['tokens_carry_class'] = dict(classifier_on_real=_accuracy(classify, x, y), classifier_on_reconstructions=_accuracy(classify, rec, y),
+                                     gpt_as_classifier=float((per_class.argmin(1) == y).float().mean()), chance=1 / C)
+    out['nll_true_vs_wrong'] = dict(true_class=float(per_class.gather(1, y[:, None]).mean()),
+                                    wrong_class=float(per_class.gather(1, ((y + 1) % C)[:, None]).mean()), unit='nats per image')
+    want = torch.arange(C).repeat(a.n // C + 1)[:a.n]
+    out['sampling'] = []
+    for kw in (dict(temperature=1.0), dict(temperature=0.7), dict(temperature=0.5), dict(temperature=1.0, top_k=10), dict(temperature=1.0, top_p=0.8)):
+        r = rejection_sample(gpt, vq.decode_indices, classify, want, accept_n=1, generator=torch.Generator().manual_seed(0), **kw)
+        out['sampling'].append(dict(**kw, gen_accuracy=_accuracy(classify, r['images'], want)))
+    out['wall_s'] = round(time.perf_counter() - t0, 1); out['load_avg_after'] = [round(v, 2) for v in os.getloadavg()]
+    Path(a.out).write_text(json.dumps(out, indent=1))
+    print(json.dumps({k: v for k, v in out.items() if k in ('tokens_carry_class', 'nll_true_vs_wrong', 'sampling')}, indent=1))
+
+
+if __name__ == '__main__':
+    main()
