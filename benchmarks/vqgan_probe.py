@@ -13,8 +13,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from objcentric.data import SpritesDataset
-from objcentric.recipes import get_preset
+from objcentric.recipes import get_preset, batches
+from objcentric.zoo_vqgan import labelled_datasets
 from objcentric.vqgan import VQGAN
 
 
@@ -26,9 +26,8 @@ def main():
     ap.add_argument('--out', default=str(ROOT / 'benchmarks/results/vqgan_probe.json'))
     a = ap.parse_args()
     p = get_preset('vqgan', 'cpu_demo')
-    tr = SpritesDataset('train', n=5000, image_size=32, **p.run.data_kwargs); va = SpritesDataset('val', n=256, image_size=32, **p.run.data_kwargs)
-    X = torch.stack([tr[i]['image'] for i in range(len(tr))]).float(); V = torch.stack([va[i]['image'] for i in range(len(va))]).float()
-    if X.max() > 1.5: X, V = X / 255, V / 255
+    tr, va, _ = labelled_datasets(p.run, p.model.image_size)                 # the preset's data, as its run builds it
+    X, V = (next(batches(ds, len(ds), len(ds)))['image'].float() for ds in (tr, va))
     cfg = dataclasses.replace(p.model, disc_start=10 ** 9, **json.loads(a.model))
     torch.manual_seed(0); m = VQGAN(cfg); m.on_step(0)
     opt = torch.optim.Adam(m.param_groups()['gen'], a.lr, betas=(0.5, 0.9))

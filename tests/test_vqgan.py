@@ -283,3 +283,13 @@ def test_train_vgpt_resumes(vgpt_run):
     _nb('vgpt', tmp, overrides=json.dumps({'run.lr': 3e-3}), steps=34)
     assert json.loads((out / 'metrics.json').read_text())['steps'] == 34
     assert 'resuming' in (tmp / 'vgpt.ipynb').read_text()
+
+
+def test_every_gpt_preset_fits_the_token_grid_of_its_tokenizer_preset():
+    from objcentric.recipes import get_preset
+    for name in ('smoke', 'cpu_demo', 'paper'):
+        p = get_preset('vgpt', name); vq = get_preset('vqgan', p.opts.vqgan_preset).model
+        cfg = p.model.replace(num_codes=vq.num_codes, grid=tuple(vq.grid), num_classes=4)   # as the pipeline builds it; validates
+        assert cfg.seq_len == vq.grid[0] * vq.grid[1] and cfg.max_positions >= 1 + cfg.seq_len, name
+    with pytest.raises(ConfigError, match='max_positions'):                                    # the previous cpu_demo table (65) on 16x16 tokens
+        get_preset('vgpt', 'cpu_demo').model.replace(max_positions=65, grid=(16, 16))
