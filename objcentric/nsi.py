@@ -19,8 +19,8 @@ from .transformer import TransformerEncoder
 
 # %% auto #0
 __all__ = ['CLEVRTEX_SCHEMA', 'CLEVR_LIKE_SCHEMA', 'Property', 'ObjectSchema', 'NSIConfig', 'create_vit', 'read_weights',
-           'FrozenViT', 'BroadcastDecoder', 'ProjectionHead', 'SchemaEncoder', 'slot_schema_score',
-           'symmetric_contrastive_loss', 'NSI']
+           'FrozenViT', 'grid_coords', 'fourier_positions', 'BroadcastDecoder', 'ProjectionHead', 'SchemaEncoder',
+           'slot_schema_score', 'symmetric_contrastive_loss', 'NSI']
 
 # %% ../nbs/13_nsi.ipynb #f2280d1b
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def describe(self:ObjectSchema, row, # one schema row [width]
         else: nums.append('(' + ', '.join(f'{x:.1f}' for x in v) + ')')
     return ' '.join(words + nums)
 
-# %% ../nbs/13_nsi.ipynb #0e6ffee8
+# %% ../nbs/13_nsi.ipynb #ae4245af
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 @dataclass
@@ -185,6 +185,9 @@ class NSIConfig(Config):
     schema_mask:bool = True                     # padded schema rows are invisible to the schema transformer (the released code: False)
     tau:float = 0.1                             # temperature of the contrastive loss
     beta:float = 1.0                            # weight of the feature reconstruction
+    standardize:bool = False                    # attend over and reconstruct per-channel standardised features (training-set statistics); the paper: raw
+    sa_pos:bool = False                         # add a learned projection of the token's grid coordinates before slot attention (the paper: none)
+    dec_pos:str = 'learned'                     # decoder position table: 'learned' (random init, the paper) or 'fourier' (sin/cos of the grid, then learned)
 
     def validate(self):
         "Check the fields, naming the bad one"
@@ -199,6 +202,7 @@ class NSIConfig(Config):
         check(self.d_model % self.num_heads == 0, 'num_heads', self.num_heads, f'a divisor of d_model={self.d_model}')
         check(0 <= self.head_dropout < 1 and 0 <= self.dropout < 1, 'dropout', (self.dropout, self.head_dropout), 'probabilities in [0, 1)')
         check(self.tau > 0, 'tau', self.tau, 'a positive temperature'); check(self.beta >= 0, 'beta', self.beta, 'a weight >= 0')
+        check(self.dec_pos in ('learned', 'fourier'), 'dec_pos', self.dec_pos, "'learned' or 'fourier'")
         check(len(self.pixel_mean) == 3 and len(self.pixel_std) == 3 and min(self.pixel_std) > 0, 'pixel_std', self.pixel_std, '3 positive values')
         check(isinstance(self.backbone_kwargs, dict), 'backbone_kwargs', self.backbone_kwargs, 'a dict of timm.create_model arguments')
         check(self.backbone_weights in (None, 'hub') or isinstance(self.backbone_weights, str), 'backbone_weights', self.backbone_weights,
@@ -239,7 +243,7 @@ def read_weights(path:str|Path, # a .safetensors file, or a torch file of a stat
     if not isinstance(sd, dict): raise CheckpointError(f"backbone_weights file {str(path)!r} holds a {type(sd).__name__}, not a state dict")
     return sd
 
-# %% ../nbs/13_nsi.ipynb #d4fed8ed
+# %% ../nbs/13_nsi.ipynb #940c2a33
 class FrozenViT(nn.Module):
     "A timm ViT kept frozen: no gradients, always in eval mode; returns the patch tokens after the final LayerNorm"
     def __init__(self, cfg:NSIConfig, # the backbone fields of an NSI config
@@ -254,6 +258,7 @@ class FrozenViT(nn.Module):
         self.register_buffer('mean', torch.tensor(cfg.pixel_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(cfg.pixel_std).view(1, 3, 1, 1), persistent=False)
         if cfg.backbone_weights not in (None, 'hub') and not _SKIP_FILE.get(): self.load_weights(cfg.backbone_weights)
+        self.register_buffer('feat_mean', torch.zeros(self.dim)); self.register_buffer('feat_std', torch.ones(self.dim))
         self.requires_grad_(False); self.eval()
 
     def train(self, mode:bool=True):
@@ -273,9 +278,43 @@ class FrozenViT(nn.Module):
         "Patch tokens [B,N,D] (prefix tokens dropped)"
         if tuple(x.shape[-2:]) != (self.size, self.size):
             x = F.interpolate(x, size=(self.size, self.size), mode='bicubic', align_corners=False).clamp(0, 1)
-        return self.vit.forward_features((x - self.mean) / self.std)[:, self.prefix:]
+        return (self.vit.forward_features((x - self.mean) / self.std)[:, self.prefix:] - self.feat_mean) / self.feat_std
 
-# %% ../nbs/13_nsi.ipynb #278e3943
+    @torch.no_grad()
+    def fit_stats(self, images, # an iterable of image batches [B,3,H,W] in [0,1]
+                 ) -> 'FrozenViT':
+        "Set `feat_mean` / `feat_std` to the per-channel statistics of the raw features of `images` (forward then standardises)"
+        self.feat_mean.zero_(); self.feat_std.fill_(1.0)
+        n, s1, s2 = 0, torch.zeros_like(self.feat_mean, dtype=torch.float64), torch.zeros_like(self.feat_mean, dtype=torch.float64)
+        for x in images:
+            f = self(x.to(self.mean.device)).reshape(-1, self.dim).double()
+            n, s1, s2 = n + len(f), s1 + f.sum(0), s2 + (f * f).sum(0)
+        if n < 2: raise ValueError(f'FrozenViT.fit_stats: needs at least 2 feature tokens, got {n}')
+        m = s1 / n; v = ((s2 - n * m * m) / (n - 1)).clamp(min=0)
+        self.feat_mean.copy_(m.float()); self.feat_std.copy_(v.sqrt().float().clamp(min=1e-6))
+        return self
+
+# %% ../nbs/13_nsi.ipynb #1bd4fbf6
+def grid_coords(grid:tuple, # (H, W) of the token grid
+               ) -> Tensor:
+    "[H*W, 4]: x, y, 1-x, 1-y of every token in row-major order, each in [0, 1]"
+    H, W = grid
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, H), torch.linspace(0, 1, W), indexing='ij')
+    return torch.stack([xs, ys, 1 - xs, 1 - ys], -1).reshape(H * W, 4)
+
+# %% ../nbs/13_nsi.ipynb #e3154f67
+def fourier_positions(grid:tuple, # (H, W) of the token grid
+                      dim:int, # width of each position vector
+                      max_freq:float=4.0, # the highest frequency, in periods over the grid's side
+                     ) -> Tensor:
+    "[H*W, dim]: sin and cos of x and y times dim//4 frequencies from 1/2 to `max_freq` periods (zero-padded to `dim`)"
+    F4 = dim // 4
+    if F4 == 0: return torch.zeros(grid[0] * grid[1], dim)
+    xy = grid_coords(grid)[:, :2] * 2 - 1                                    # [-1, 1]
+    ang = (xy[:, :, None] * torch.linspace(0.5, max_freq, F4) * math.pi).flatten(1)   # [N, 2*F4]: x frequencies, then y
+    return F.pad(torch.cat([ang.sin(), ang.cos()], 1), (0, dim - 4 * F4))
+
+# %% ../nbs/13_nsi.ipynb #598caeab
 class BroadcastDecoder(nn.Module):
     "DINOSAUR's MLP decoder: each slot + a learned position table -> token-wise MLP -> (feature, alpha logit); alpha softmaxed over slots"
     def __init__(self, slot_size:int, # slot width
@@ -283,9 +322,15 @@ class BroadcastDecoder(nn.Module):
                  out_dim:int, # feature width D
                  hidden:int=1024, # MLP width
                  layers:int=3, # hidden layers
+                 grid:tuple|None=None, # (H, W) with H*W = num_tokens: needed by pos_init='fourier'
+                 pos_init:str='learned', # 'learned' (N(0, 1), the paper) or 'fourier' (`fourier_positions`); learned either way
                 ):
         super().__init__()
         self.pos = nn.Embedding(num_tokens, slot_size)
+        if pos_init == 'fourier':
+            if grid is None or grid[0] * grid[1] != num_tokens: raise ValueError(f"BroadcastDecoder: pos_init='fourier' needs the grid of the {num_tokens} tokens, got {grid}")
+            with torch.no_grad(): self.pos.weight.copy_(fourier_positions(grid, slot_size))
+        elif pos_init != 'learned': raise ValueError(f"BroadcastDecoder: pos_init must be 'learned' or 'fourier', got {pos_init!r}")
         dims = [slot_size] + [hidden] * layers + [out_dim + 1]
         self.mlp = nn.ModuleList([nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:])])
 
@@ -382,7 +427,7 @@ def symmetric_contrastive_loss(scores:Tensor, # [B,B] image x schema scores; the
     t = torch.arange(len(scores), device=scores.device)
     return 0.5 * (F.cross_entropy(scores / tau, t) + F.cross_entropy(scores.t() / tau, t))
 
-# %% ../nbs/13_nsi.ipynb #54dbf7ff
+# %% ../nbs/13_nsi.ipynb #b9078a11
 class NSI(PretrainedModel):
     "Neural Slot Interpreters: slots over frozen ViT features, aligned with schema objects by a greedy contrastive score"
     config_class = NSIConfig
@@ -396,7 +441,9 @@ class NSI(PretrainedModel):
         nn.init.kaiming_uniform_(self.pre_mlp[1].weight, nonlinearity='relu'); nn.init.xavier_uniform_(self.pre_mlp[3].weight)
         for i in (1, 3): nn.init.zeros_(self.pre_mlp[i].bias)
         self.slot_attn = SlotAttention(c.num_iters, c.num_slots, D, c.slot_size, c.mlp_hidden, c.slot_heads)
-        self.decoder = BroadcastDecoder(c.slot_size, N, D, c.dec_hidden, c.dec_layers)
+        self.sa_pos = nn.Linear(4, D) if c.sa_pos else None
+        if c.sa_pos: self.register_buffer('coords', grid_coords(self.backbone.grid), persistent=False)
+        self.decoder = BroadcastDecoder(c.slot_size, N, D, c.dec_hidden, c.dec_layers, self.backbone.grid, c.dec_pos)
         self.slot_head = ProjectionHead(c.slot_size, c.embed_dim, c.head_hidden, c.head_dropout)
         self.schema_encoder = SchemaEncoder(c.schema, c.d_model, c.num_blocks, c.num_heads, c.dropout, c.embed_dim, c.head_hidden,
                                             c.head_dropout, c.schema_mask)
@@ -405,8 +452,8 @@ class NSI(PretrainedModel):
     def grid(self) -> tuple: return self.backbone.grid
 
     def image_side(self) -> nn.ModuleList:
-        "The trainable image-side modules (pre-MLP, slot attention, decoder, projection head)"
-        return nn.ModuleList([self.pre_mlp, self.slot_attn, self.decoder, self.slot_head])
+        "The trainable image-side modules (position projection if any, pre-MLP, slot attention, decoder, projection head)"
+        return nn.ModuleList(([self.sa_pos] if self.sa_pos is not None else []) + [self.pre_mlp, self.slot_attn, self.decoder, self.slot_head])
 
     @classmethod
     def from_pretrained(cls, path, device='cpu', **overrides):
@@ -415,7 +462,7 @@ class NSI(PretrainedModel):
         try: return super().from_pretrained(path, device, **overrides)
         finally: _SKIP_FILE.reset(tok)
 
-# %% ../nbs/13_nsi.ipynb #990f5a83
+# %% ../nbs/13_nsi.ipynb #110b6289
 @patch
 def features(self:NSI, images, # [B,3,H,W] in [0,1] (or a batch dict)
             ) -> Tensor:
@@ -438,7 +485,7 @@ def slots(self:NSI, feats:Tensor, # backbone features [B,N,D]
           slots_init:Tensor|None=None, # explicit initial slots [B,K,slot_size]
          ) -> tuple:
     "(slots [B,K,slot_size], slot-attention attention [B,K,N])"
-    x = self.pre_mlp(feats)
+    x = self.pre_mlp(feats if self.sa_pos is None else feats + self.sa_pos(self.coords))
     if slots_init is None and generator is not None: slots_init = self.slot_attn.init_slots(len(x), generator=generator)
     return self.slot_attn(x, slots_init)
 

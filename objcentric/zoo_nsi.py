@@ -21,7 +21,7 @@ __all__ = ['nsi_presets', 'NSIOptions', 'ViTPretrainer', 'pretrain_backbone', 'w
            'property_accuracy', 'evaluate_nsi', 'show_grounding', 'show_slot_topk', 'show_retrieval', 'show_masks',
            'nsi_figures', 'nsi_summary', 'nsi_pipeline']
 
-# %% ../nbs/26_zoo_nsi.ipynb #a74cfe26
+# %% ../nbs/26_zoo_nsi.ipynb #642dd72f
 @dataclass
 class NSIOptions(Config):
     "What the NSI recipe does besides training: where the backbone comes from, cached features, evaluation sizes"
@@ -31,13 +31,14 @@ class NSIOptions(Config):
     pretrain_mask:float = 0.0        # share of patches replaced by a mask token (0: plain patch reconstruction)
     require_backbone:bool = False    # refuse to train on a backbone that is neither loaded nor pre-trained (paper: DINO is needed)
     precompute_features:bool = True  # compute the frozen features of every image once instead of at every step
+    stats_images:int = 2048          # training images whose features give the mean / std of `standardize`
     n_property_eval:int = 256        # held-out scenes of the per-slot property evaluation
     n_topk:int = 6                   # images per row of the top-k figures
 
     def validate(self):
         super().validate()
         for f in ('pretrain_steps',): check(self.pretrain_steps >= 0, f, self.pretrain_steps, 'an int >= 0')
-        for f in ('pretrain_batch', 'n_property_eval', 'n_topk'): check(getattr(self, f) > 0, f, getattr(self, f), 'a positive int')
+        for f in ('pretrain_batch', 'stats_images', 'n_property_eval', 'n_topk'): check(getattr(self, f) > 0, f, getattr(self, f), 'a positive int')
         check(self.pretrain_lr > 0, 'pretrain_lr', self.pretrain_lr, 'a positive learning rate')
         check(0 <= self.pretrain_mask < 1, 'pretrain_mask', self.pretrain_mask, 'a share in [0, 1)')
 
@@ -389,7 +390,7 @@ def nsi_summary(metrics:dict) -> str:
     if props: L.append('per-slot property accuracy (chance): ' + ', '.join(f"{p} {f(m['prop_acc_' + p])} ({f(m.get('prop_chance_' + p))})" for p in props))
     return '\n'.join(L)
 
-# %% ../nbs/26_zoo_nsi.ipynb #ad502dc5
+# %% ../nbs/26_zoo_nsi.ipynb #576871b8
 def nsi_pipeline(ctx:RunContext):
     "NSI's stages: data with schema rows, the backbone (loaded, or pre-trained and cached), cached features, training, evaluation"
     r, o, c = ctx.run_cfg, ctx.opts, ctx.model_cfg
@@ -409,6 +410,9 @@ def nsi_pipeline(ctx:RunContext):
         src = c.backbone_weights or 'random (frozen at initialisation)'
         if c.backbone_weights is None: warnings.warn('NSI: the backbone is neither loaded nor pre-trained: training on random frozen features')
         ctx.extra['backbone'] = dict(source=src)
+    if c.standardize:
+        model.backbone.to(dev).fit_stats(b['image'] for b in batches(tr, o.stats_images, 128))
+        ctx.extra['backbone']['stats_images'] = min(o.stats_images, len(tr))
     if o.precompute_features and isinstance(tr, InMemoryDataset):
         t0 = time.perf_counter()
         tr = tr.with_tensors(features=dataset_features(model, tr, dev)); va = va.with_tensors(features=dataset_features(model, va, dev))
@@ -422,7 +426,7 @@ def nsi_pipeline(ctx:RunContext):
     ctx.files['model'] = model.save_pretrained(ctx.out_dir / 'model', extra=dict(recipe=ctx.name, preset=ctx.preset, backbone=b))
     ctx.files.update(checkpoint=ctx.trainer.ckpt_path, tensorboard=ctx.out_dir / 'tb')
 
-# %% ../nbs/26_zoo_nsi.ipynb #489668d2
+# %% ../nbs/26_zoo_nsi.ipynb #2187929f
 _vit = lambda size, patch, dim, depth, heads=4, mlp_ratio=2.0: dict(
     backbone='vit_tiny_patch16_224', backbone_size=size, image_size=size,
     backbone_kwargs=dict(img_size=size, patch_size=patch, embed_dim=dim, depth=depth, num_heads=heads, mlp_ratio=mlp_ratio))
@@ -434,11 +438,14 @@ nsi_presets = dict(
                            lr=2e-3, warmup=5, clip_norm=1.0, eval_every=15, ckpt_every=30, log_every=5, n_eval=16, n_eval_during=8),
                  NSIOptions(pretrain_steps=10, pretrain_batch=16, n_property_eval=16, n_topk=3), note='seconds on a CPU; the tests use it'),
     cpu_demo=Preset(NSIConfig(**_vit(64, 4, 64, 3), schema=CLEVR_LIKE_SCHEMA, num_slots=5, num_iters=3, slot_size=64, mlp_hidden=128,
-                              dec_hidden=128, dec_layers=2, embed_dim=32, head_hidden=128, d_model=64, num_blocks=2, num_heads=4),
-                    RunConfig(dataset='clevr_like', data_kwargs=dict(min_objects=3, max_objects=4), n_train=5000, n_val=256, steps=3000,
-                              batch_size=32, lr=4e-4, warmup=100, clip_norm=1.0, eval_every=500, ckpt_every=500, n_eval=256, n_eval_during=128),
+                              dec_hidden=128, dec_layers=2, embed_dim=32, head_hidden=128, d_model=64, num_blocks=2, num_heads=4,
+                              standardize=True, sa_pos=True, dec_pos='fourier'),
+                    RunConfig(dataset='clevr_like', data_kwargs=dict(min_objects=3, max_objects=4), n_train=5000, n_val=256, steps=6000,
+                              batch_size=16, lr=1e-3, warmup=100, clip_norm=1.0, eval_every=1000, ckpt_every=1000, n_eval=256, n_eval_during=128,
+                              time_limit_min=9.5),
                     NSIOptions(pretrain_steps=300, pretrain_batch=32, pretrain_lr=1e-3),
-                    note='the CPU recipe: a 64 px CLEVR-like NSI over a 3-block ViT the library pre-trains itself (cached)'),
+                    note='the CPU recipe: a 64 px CLEVR-like NSI over a 3-block ViT the library pre-trains itself (cached), on standardised '
+                         'features with grid positions, batch 16 at 1e-3 for 9.5 minutes'),
     paper=Preset(NSIConfig(),
                  RunConfig(dataset='clevrtex_like', data_kwargs=dict(min_objects=3, max_objects=10), n_train=37500, n_val=2500, steps=87600,
                            batch_size=128, lr=4e-4, warmup=10000, plateau_patience=4, plateau_rule='>=', clip_norm=1.0, eval_every=292,

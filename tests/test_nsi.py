@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from objcentric.core import ConfigError, CheckpointError
+from objcentric.core import ConfigError, CheckpointError, count_params
 from objcentric.nsi import (NSI, NSIConfig, ObjectSchema, Property, CLEVR_LIKE_SCHEMA, CLEVRTEX_SCHEMA, slot_schema_score,
                             symmetric_contrastive_loss)
 
@@ -94,6 +94,39 @@ def test_the_backbone_stays_frozen_through_a_training_step(tmp_path):
     assert sum(not torch.equal(others[k], p) for k, p in m.named_parameters() if k in others) > 0.9 * len(others)
     frozen = {id(p) for p in m.backbone.parameters()}
     assert not any(id(p) in frozen for g in tr.opts['main'].param_groups for p in g['params'])   # not even in the optimizer
+
+
+def test_position_options_break_token_permutation_invariance_only_when_asked():
+    "Slot attention alone cannot tell where a token is: permuting the tokens leaves the slots unchanged; `sa_pos` makes them differ"
+    torch.manual_seed(0)
+    feats = torch.randn(2, 16, 32); perm = torch.randperm(16)
+    for sa_pos, same in ((False, True), (True, False)):
+        m = NSI(NSIConfig(**TINY, sa_pos=sa_pos)).eval()
+        init = m.slot_attn.init_slots(2, generator=torch.Generator().manual_seed(1))
+        a, b = m.slots(feats, slots_init=init)[0], m.slots(feats[:, perm], slots_init=init)[0]
+        assert torch.allclose(a, b, atol=1e-5) == same, sa_pos
+    m = NSI(NSIConfig(**TINY, sa_pos=True))
+    assert count_params(m.image_side()) - count_params(NSI(NSIConfig(**TINY)).image_side()) == 4 * 32 + 32   # Linear(4, D)
+
+
+def test_fourier_decoder_positions_start_at_the_formula_and_learn():
+    from objcentric.nsi import fourier_positions
+    m = NSI(NSIConfig(**TINY, dec_pos='fourier'))
+    assert torch.equal(m.decoder.pos.weight.detach(), fourier_positions((4, 4), 16)) and m.decoder.pos.weight.requires_grad
+    assert not torch.equal(NSI(NSIConfig(**TINY)).decoder.pos.weight.detach(), fourier_positions((4, 4), 16))
+    with pytest.raises(ConfigError, match='dec_pos'): NSIConfig(**TINY, dec_pos='sine')
+
+
+def test_standardised_features_are_fitted_on_training_images_and_saved(tmp_path):
+    "The smoke run with `standardize`: the backbone's statistics come from the training images and travel with the saved model"
+    from objcentric.recipes import run
+    r = run('nsi', 'smoke', overrides={'model.standardize': True, 'run.steps': 4, 'opts.stats_images': 32}, out_dir=tmp_path / 'run', **FAST)
+    bb = r.model.backbone
+    assert not torch.equal(bb.feat_std, torch.ones_like(bb.feat_std)) and not torch.equal(bb.feat_mean, torch.zeros_like(bb.feat_mean))
+    f = r.train_ds.tensors['features'][:32].float().reshape(-1, bb.dim)     # the precomputed features of the 32 fitted images
+    assert torch.allclose(f.mean(0), torch.zeros(bb.dim), atol=2e-2) and torch.allclose(f.std(0), torch.ones(bb.dim), atol=2e-2)
+    m2 = NSI.from_pretrained(r.files['model'])
+    assert torch.equal(m2.backbone.feat_mean, bb.feat_mean) and torch.equal(m2.backbone.feat_std, bb.feat_std)
 
 
 def test_paper_preset_parameter_counts():
