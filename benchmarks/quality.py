@@ -14,6 +14,7 @@ mBO against training time for both variants, with the 2x2 grid's scores dashed.
 
     python benchmarks/quality.py svq                 # ~12 min on 2 idle cores
     python benchmarks/quality.py svq --official      # then the paper's recipe for the same time
+    python benchmarks/quality.py sysbinder --variant cpu_demo_clevr --overrides '{"run.dataset": "clevr_like"}'
 """
 import argparse, json, os, platform, shutil, sys, time
 from dataclasses import fields
@@ -92,6 +93,7 @@ def main():
     ap.add_argument('--official', action='store_true', help="run the paper's recipe (for the cpu_demo's measured time)")
     ap.add_argument('--minutes', type=float, default=None, help='time budget of the official run (default: the cpu_demo run\'s)')
     ap.add_argument('--overrides', default='{}', help='extra overrides of the cpu_demo run (JSON)')
+    ap.add_argument('--variant', default='cpu_demo', help='name of the entry (and run folder) for a cpu_demo run with overrides')
     ap.add_argument('--runs', default=str(ROOT / 'runs' / 'bench'))
     a = ap.parse_args()
     f = OUT / f'{a.name}_quality.json'
@@ -102,9 +104,9 @@ def main():
         if out.exists(): shutil.rmtree(out)
         res['official'] = bench(a.name, 'official', minutes, official_overrides(a.name, minutes), out)
     else:
-        out = Path(a.runs) / f'{a.name}_cpu_demo'
+        out = Path(a.runs) / f'{a.name}_{a.variant}'
         if out.exists(): shutil.rmtree(out)
-        res['cpu_demo'] = bench(a.name, 'cpu_demo', None, json.loads(a.overrides), out)
+        res[a.variant] = bench(a.name, a.variant, None, json.loads(a.overrides), out)
     f.write_text(json.dumps(res, indent=1))
     plot(a.name, res)
     print('wrote', f)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent
 # the figures each model is judged by (first found are shown), with the trivial baselines where they exist
-KEYS = ('fg_ari', 'mbo', 'slot_ce_gain', 'gen_accuracy', 'gen_accuracy_rejection', 'classifier_accuracy_recon', 'baseline_gen_accuracy', 'nll', 'baseline_nll', 'fid', 'psnr',
+KEYS = ('fg_ari', 'mbo', 'slot_ce_gain', 'gen_accuracy', 'gen_accuracy_rejection', 'classifier_accuracy_recon', 'baseline_gen_accuracy', 'gen_accuracy_dvae', 'nll', 'baseline_nll', 'fid', 'fid_dvae', 'psnr',
         'codebook_usage', 'factorvae', 'dci_d', 'mig', 'accuracy', 'accuracy_rejection', 'i2s_recall_at_1', 's2i_recall_at_1', 'prop_acc')
 
 

@@ -1094,7 +1094,7 @@ class ImageFolderDataset(Dataset):
         f, c = self.items[i]
         return dict(image=resize_crop(_read_image(f), self.image_size, self.crop), label=torch.tensor(c))
 
-# %% ../nbs/01_data.ipynb #8c65c575
+# %% ../nbs/01_data.ipynb #436c8f97
 _CACHE_VERSION = 1
 
 def _describe(ds):
@@ -1182,7 +1182,12 @@ def cached(ds, # dataset to cache
     want = _describe(ds)
     got = {k: h.attrs.get(k) for k in want}
     _check(got == want, f"{path}: the cache holds {got}, expected {want}; delete the file or choose another cache_path")
+    for k in _SCENE_ATTRS:                       # what the scenes obey (object counts, rule, names) stays readable on the cache
+        if hasattr(ds, k) and not hasattr(h, k): setattr(h, k, getattr(ds, k))
     return h
+
+_SCENE_ATTRS = ('min_objects', 'max_objects', 'rule', 'background', 'shape_names', 'colour_names', 'size_names', 'material_names',
+                'discrete_factors')
 
 # %% ../nbs/01_data.ipynb #409ce30a
 def _real(cls, needs='a file or folder'):

@@ -37,7 +37,7 @@ def slot_figures(ctx:RunContext) -> dict:
         figs['code_usage'] = plot_code_usage(idx, m.cfg.codes_per_block)
     return figs
 
-# %% ../nbs/23_zoo_slots.ipynb #571fae53
+# %% ../nbs/23_zoo_slots.ipynb #953d069b
 INF = float('inf')
 _tiny_run = dict(n_train=64, n_val=16, steps=30, batch_size=8, warmup=5, eval_every=15, ckpt_every=30, log_every=5,
                  n_eval=16, n_eval_during=8, n_recon=2)
@@ -50,7 +50,7 @@ slate_presets = dict(
                  note='seconds on a CPU; the tests use it'),
     cpu_demo=Preset(SlateConfig(image_size=48, vocab_size=64, dvae_hidden=32, num_slots=4, num_iters=3, slot_size=64, mlp_hidden=128,
                                 d_model=64, num_dec_blocks=2, num_heads=4, dropout=0.0, token_dropout=0.5,
-                                slot_init='learned', implicit_grad=True),
+                                slot_init='learned', implicit_grad=True, mask_upsample='bilinear'),
                     RunConfig(dataset='sprites', data_kwargs=dict(min_objects=2, max_objects=3, sizes=[1, 2]), n_train=5000, n_val=256, steps=3500,
                               batch_size=32, lr=1e-3, warmup=200, clip_norm=1.0, clip_norm_type=INF, eval_every=500, ckpt_every=500,
                               tokenizer_steps=500, tokenizer_batch=32, tokenizer_lr=3e-3, tokenizer_usage=1.0),
@@ -67,7 +67,7 @@ _sb_tiny = dict(image_size=32, vocab_size=32, dvae_hidden=16, cnn_hidden=16, cnn
                 d_model=32, num_slots=4, slot_size=64, num_blocks=4, mlp_hidden=16, dec_layers=1, dec_heads=2, dropout=0.0, tau_steps=30)
 _sb_demo = dict(image_size=48, vocab_size=64, dvae_hidden=32, dvae_norm='group', cnn_hidden=32, cnn_layers=3, cnn_kernel=3,
                 cnn_downsample=4, d_model=64, num_slots=4, slot_size=128, num_blocks=8, mlp_hidden=128, dec_layers=2, dec_heads=4,
-                dropout=0.0, token_dropout=0.5, slot_init='learned', implicit_grad=True, encoder_input='tokens')
+                dropout=0.0, token_dropout=0.5, slot_init='learned', implicit_grad=True, encoder_input='tokens', mask_upsample='bilinear')
 _sb_paper_run = dict(dataset='clevr_like', data_kwargs=dict(min_objects=3, max_objects=3), n_train=50000, n_val=1000, steps=400000,
                      batch_size=40, lr=3e-4, lr_mult=dict(enc=1 / 3), warmup=30000, half_life=250000, clip_norm=0.05,
                      clip_norm_type=INF, eval_every=10000, ckpt_every=10000, log_every=100, n_eval=1000)

@@ -62,3 +62,17 @@ def test_cached_and_uncached_sampling_agree(kw):
     c = prior.sample(64, use_cache=True, prefix=pre, generator=torch.Generator().manual_seed(4), **kw)
     d = prior.sample(64, use_cache=False, prefix=pre, generator=torch.Generator().manual_seed(4), **kw)
     assert torch.equal(c, d) and torch.equal(c[:, :5], pre)
+
+def test_generation_accuracy_sees_the_object_count_of_cached_scenes(tmp_path):
+    "The judge of generated scenes must know the data's object count: with none, an empty image passes any colour rule"
+    from objcentric.recipes import RunConfig, build_datasets
+    from objcentric.metrics import generation_accuracy
+    r = RunConfig(dataset='sprites', data_kwargs=dict(min_objects=2, max_objects=3, rule='distinct_colours'), n_train=8, n_val=4)
+    for _ in range(2):                                   # first call writes the HDF5 caches, the second reads them
+        tr, va = build_datasets(r, 32, cache_dir=tmp_path)
+        assert (tr.min_objects, tr.max_objects, tr.rule) == (2, 3, 'distinct_colours')
+    blank = torch.zeros(4, 3, 32, 32)
+    assert generation_accuracy(blank, 'distinct_colours', None) == 1.0             # vacuously true: no objects, no clash
+    assert generation_accuracy(blank, 'distinct_colours', (tr.min_objects, tr.max_objects)) == 0.0
+    real = next(iter([va.get_batch(range(4))]))['image']
+    assert generation_accuracy(real, 'distinct_colours', (tr.min_objects, tr.max_objects)) == 1.0
