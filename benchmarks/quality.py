@@ -14,7 +14,8 @@ mBO against training time for both variants, with the 2x2 grid's scores dashed.
 
     python benchmarks/quality.py svq                 # ~12 min on 2 idle cores
     python benchmarks/quality.py svq --official      # then the paper's recipe for the same time
-    python benchmarks/quality.py sysbinder --variant cpu_demo_clevr --overrides '{"run.dataset": "clevr_like"}'
+    python benchmarks/quality.py sysbinder --variant cpu_demo_clevr \
+        --overrides '{"run.dataset": "clevr_like", "run.data_kwargs": {"min_objects": 2, "max_objects": 3}}'   # an extra entry
 """
 import argparse, json, os, platform, shutil, sys, time
 from dataclasses import fields

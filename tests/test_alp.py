@@ -74,5 +74,5 @@ def test_generation_accuracy_sees_the_object_count_of_cached_scenes(tmp_path):
     blank = torch.zeros(4, 3, 32, 32)
     assert generation_accuracy(blank, 'distinct_colours', None) == 1.0             # vacuously true: no objects, no clash
     assert generation_accuracy(blank, 'distinct_colours', (tr.min_objects, tr.max_objects)) == 0.0
-    real = next(iter([va.get_batch(range(4))]))['image']
+    real = va.get_batch(range(4))['image']
     assert generation_accuracy(real, 'distinct_colours', (tr.min_objects, tr.max_objects)) == 1.0

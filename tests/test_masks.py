@@ -2,17 +2,15 @@
 import pytest, torch
 import torch.nn.functional as F
 from objcentric.core import ConfigError
-from objcentric.recipes import get_preset
+from objcentric.recipes import get_preset, create_model
 import objcentric.zoo_slots  # registers the presets
 
 
 @pytest.mark.parametrize('name', ['slate', 'sysbinder', 'svq'])
 def test_mask_upsample_modes(name):
     p = get_preset(name, 'smoke')
-    cls = {'slate': 'SLATE', 'sysbinder': 'SysBinder', 'svq': 'SVQ'}[name]
-    mod = __import__({'slate': 'objcentric.slots', 'sysbinder': 'objcentric.sysbinder', 'svq': 'objcentric.svq'}[name], fromlist=[cls])
-    torch.manual_seed(0); a = getattr(mod, cls)(p.model.replace(mask_upsample='nearest')).eval()
-    b = getattr(mod, cls)(p.model.replace(mask_upsample='bilinear')).eval(); b.load_state_dict(a.state_dict())
+    torch.manual_seed(0); a = create_model(name, 'smoke', mask_upsample='nearest').eval()
+    b = create_model(name, 'smoke', mask_upsample='bilinear').eval(); b.load_state_dict(a.state_dict())
     x = torch.rand(2, 3, p.model.image_size, p.model.image_size)
     ea, eb = a.encode(x, generator=torch.Generator().manual_seed(1)), b.encode(x, generator=torch.Generator().manual_seed(1))
     assert torch.equal(ea.attn, eb.attn) and torch.equal(ea.slots, eb.slots)          # only the masks differ
