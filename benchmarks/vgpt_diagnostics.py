@@ -7,7 +7,8 @@ on held-out scenes:
   tokens, as the classifier judges), and the GPT used as a classifier of the held-out token sequences
   (argmax over classes of the sequence likelihood given the class token): how much of the class the GPT has learned;
 * `nll_true_vs_wrong`: the held-out NLL per image with the true class token and with a wrong one;
-* `sampling`: the plain generation accuracy under several sampling settings (temperature, top-k, top-p), same seed;
+* `sampling`: the plain generation accuracy under several sampling settings (temperature, top-k, top-p and, for a GPT
+  trained with class dropout, classifier-free guidance scales), same seed;
 * `step_time_s` (with --step-times): the training step (forward, backward, AdamW) of GPTs of this run's width over its
   token grid, batch 16, with attention/residual dropout 0.1 and 0, at 4 and 2 layers (median of 10 steps after 3).
 
@@ -73,7 +74,9 @@ def main():
                                     wrong_class=float(per_class.gather(1, ((y + 1) % C)[:, None]).mean()), unit='nats per image')
     want = torch.arange(C).repeat(a.n // C + 1)[:a.n]
     out['sampling'] = []
-    for kw in (dict(temperature=1.0), dict(temperature=0.7), dict(temperature=0.5), dict(temperature=1.0, top_k=10), dict(temperature=1.0, top_p=0.8)):
+    sweep = [dict(temperature=1.0), dict(temperature=0.7), dict(temperature=0.5), dict(temperature=1.0, top_k=10), dict(temperature=1.0, top_p=0.8)]
+    if gpt.cfg.class_dropout > 0: sweep += [dict(temperature=1.0, guidance=s) for s in (1.5, 2.0, 3.0)] + [dict(temperature=0.7, guidance=2.0)]
+    for kw in sweep:
         r = rejection_sample(gpt, vq.decode_indices, classify, want, accept_n=1, generator=torch.Generator().manual_seed(0), **kw)
         out['sampling'].append(dict(**kw, gen_accuracy=_accuracy(classify, r['images'], want)))
     if a.step_times: out['step_time_s'] = dict(batch=16, **step_times(gpt.cfg))

@@ -183,7 +183,7 @@ _SPRITE_INSIDE = (
     _crescent,
 )
 
-# %% ../nbs/01_data.ipynb #3be9987f
+# %% ../nbs/01_data.ipynb #16e76ea3
 def _coords(H):
     return (np.arange(H, dtype=np.float32) + 0.5) / H
 
@@ -192,13 +192,13 @@ def _patch_index(centre, P, H):
     start = np.clip(np.rint(centre - P / 2).astype(np.int64), 0, max(H - P, 0))
     return start[:, None] + np.arange(min(P, H))
 
-def _sprite_labels(shape, size, x, y, depth, present, H):
+def _sprite_labels(shape, size, x, y, depth, present, H, scale=1.0):
     """Label map [B,H,W] (0 = background, j = object slot j-1, i.e. mask channel j), painted back to front by `depth` (ties: later slot in front),
     and each object's unoccluded area [B,O] in pixels. Each object is evaluated only in a window around it."""
     B, O = shape.shape
     c = _coords(H)
-    rad = np.asarray(SPRITE_SIZES, np.float32)[size]
-    P = int(math.ceil(2.5 * max(SPRITE_SIZES) * H)) + 3                 # window that holds any shape (|u|,|v| <= 1.25)
+    rad = np.asarray(SPRITE_SIZES, np.float32)[size] * np.float32(scale)
+    P = int(math.ceil(2.5 * max(SPRITE_SIZES) * scale * H)) + 3                 # window that holds any shape (|u|,|v| <= 1.25)
     rows = _patch_index(y.reshape(-1) * H, P, H).reshape(B, O, -1)
     cols = _patch_index(x.reshape(-1) * H, P, H).reshape(B, O, -1)
     inside = np.zeros((B, O, rows.shape[-1], cols.shape[-1]), bool)
@@ -246,6 +246,7 @@ def render_sprites(factors, # [B,O,6] rows (shape, colour, size, x, y, depth); x
                    present, # bool [B,O]
                    image_size:int=64, # output side H=W
                    background=None, # None (black), an RGB triple in [0,1], or images [B,3,H,W]
+                   size_scale:float=1.0, # radii are `SPRITE_SIZES` times this (as `SpritesDataset`)
                   ) -> dict:
     "Render sprite scenes from factor rows: `image` [B,3,H,W], `masks` [B,O+1,H,W], `labels` [B,H,W]"
     f = torch.as_tensor(factors).detach().cpu().double().numpy()
@@ -257,7 +258,7 @@ def render_sprites(factors, # [B,O,6] rows (shape, colour, size, x, y, depth); x
     for nm, a, hi in (('shape', shape, len(SPRITE_SHAPES)), ('colour', colour, len(SPRITE_COLOURS)), ('size', size, len(SPRITE_SIZES))):
         _check(((a[p] >= 0) & (a[p] < hi)).all(), f"factors[...,{nm}]: expected ints in [0,{hi}), got {np.unique(a[p]).tolist()}")
     shape, colour, size = (np.where(p, a, 0) for a in (shape, colour, size))
-    label, area = _sprite_labels(shape, size, f[..., 3], f[..., 4], f[..., 5], p, H)
+    label, area = _sprite_labels(shape, size, f[..., 3], f[..., 4], f[..., 5], p, H, size_scale)
     pal = np.asarray(list(SPRITE_COLOURS.values()), np.uint8)
     if background is None: bg = np.zeros((B, 3), np.uint8)
     elif torch.is_tensor(background) or (isinstance(background, np.ndarray) and background.ndim > 1):
@@ -314,7 +315,7 @@ def _texture_bg(kind, c1, c2, freq, angle, phase, H):
     a, d = np.asarray(c1, np.float32)[:, :, None, None], np.asarray(c2 - c1, np.float32)[:, :, None, None]
     return (a + t[:, None] * d + 0.5).astype(np.uint8)
 
-# %% ../nbs/01_data.ipynb #3bfecafe
+# %% ../nbs/01_data.ipynb #6ba15eee
 class SpritesDataset(SyntheticDataset):
     """Multi-object 2D sprites with masks and factors; `factor_names` = (shape, colour, size, x, y, depth),
     x/y = centre in [0,1] (column, row), depth = painting order (0 = back)"""
@@ -330,8 +331,11 @@ class SpritesDataset(SyntheticDataset):
                  rule:str|None=None, # generative rule, one of `SPRITE_RULES`
                  shapes=None, colours=None, sizes=None, # allowed subsets (index lists); None = all
                  min_visible:float=0.4, # minimum visible fraction of each object's own area
+                 size_scale:float=1.0, # radii are `SPRITE_SIZES` times this (e.g. 1.6: large single sprites whose shape reads at 32 px)
                 ):
         super().__init__(split, n, seed, image_size)
+        _check(0 < size_scale and 1.25 * max(SPRITE_SIZES) * size_scale < 0.5,
+               f"size_scale={size_scale}: expected 0 < size_scale < {0.5 / (1.25 * max(SPRITE_SIZES)):.2f} (the largest sprite must fit inside the image)")
         _check(1 <= min_objects <= max_objects, f"min_objects={min_objects}, max_objects={max_objects}: expected 1 <= min <= max")
         _check(background in ('plain', 'colour', 'textured'), f"background={background!r}: expected 'plain', 'colour' or 'textured'")
         _check(rule in SPRITE_RULES, f"rule={rule!r}: expected one of {SPRITE_RULES}")
@@ -345,7 +349,13 @@ class SpritesDataset(SyntheticDataset):
             _check(len(self.colours) >= max_objects, f"rule={rule!r} needs at least max_objects={max_objects} colours, got {len(self.colours)}")
         if rule in ('distinct_shapes', 'distinct_colours_and_shapes'):
             _check(len(self.shapes) >= max_objects, f"rule={rule!r} needs at least max_objects={max_objects} shapes, got {len(self.shapes)}")
-        self.min_visible = float(min_visible)
+        self.min_visible, self.size_scale = float(min_visible), float(size_scale)
+
+    def config(self) -> dict:
+        "The constructor arguments that determine the items; `size_scale` only when not 1 (the default keeps existing caches' keys)"
+        c = super().config()
+        if c.get('size_scale') == 1.0: c.pop('size_scale')
+        return c
 
     def _choose(self, u, pool, O, distinct, same):
         "Per scene O picks [B,O] from `pool` using uniforms u [B,len(pool)]: with or without replacement, or one value"
@@ -367,7 +377,7 @@ class SpritesDataset(SyntheticDataset):
         f[..., 0] = self._choose(take(nS), self.shapes, O, 'distinct_shapes' in r or r == 'distinct_colours_and_shapes', r == 'same_shape')
         f[..., 1] = self._choose(take(nC), self.colours, O, 'distinct_colours' in r, r == 'same_colour')
         f[..., 2] = self._choose(take(O), self.sizes, O, False, False)
-        m = 1.25 * np.asarray(SPRITE_SIZES)[f[..., 2].astype(np.int64)]
+        m = 1.25 * self.size_scale * np.asarray(SPRITE_SIZES)[f[..., 2].astype(np.int64)]
         f[..., 3] = m + take(O) * (1 - 2 * m)
         f[..., 4] = m + take(O) * (1 - 2 * m)
         key = np.where(present, take(O), 2.0)                                  # absent slots sort last
@@ -381,7 +391,7 @@ class SpritesDataset(SyntheticDataset):
         f, p = q['factors'], q['present']
         B, O, _ = f.shape; H = self.image_size
         shape, colour, size = (f[..., i].astype(np.int64) for i in range(3))
-        label, area = _sprite_labels(shape, size, f[..., 3], f[..., 4], f[..., 5], p, H)
+        label, area = _sprite_labels(shape, size, f[..., 3], f[..., 4], f[..., 5], p, H, self.size_scale)
         if self.background == 'plain': bg = np.zeros((B, 3), np.uint8)
         elif self.background == 'colour': bg = np.rint(q['bg']['c1']).astype(np.uint8)
         else: bg = _texture_bg(*(q['bg'][k] for k in ('kind', 'c1', 'c2', 'freq', 'angle', 'phase')), H)

@@ -18,7 +18,7 @@ from .transformer import TransformerDecoder, LearnedPositionalEmbedding, autoreg
 # %% auto #0
 __all__ = ['VisualGPTConfig', 'VisualGPT', 'rejection_sample', 'decoding_frames', 'check_tokenizer']
 
-# %% ../nbs/12_visual_gpt.ipynb #6e5af69f
+# %% ../nbs/12_visual_gpt.ipynb #b97f0346
 @dataclass
 class VisualGPTConfig(Config):
     "A class-conditional GPT over token grids (defaults: Visual-GPT's CondVisualGPT for StanfordDogs, 8x8 tokens of 4096 codes, 120 classes)"
@@ -32,6 +32,8 @@ class VisualGPTConfig(Config):
     ffn_dim:int|None = None       # FFN width (None: 4*d_model)
     dropout:float = 0.1           # GPT-2's dropout (attention, residual, embedding)
     extra_tokens:int = 2          # BOS/EOS and pad after the class tokens (GPT-2 layout)
+    class_every_position:bool = False # also add the class token's embedding at every position (False: Visual-GPT's prefix only)
+    class_dropout:float = 0.0     # share of training sequences whose class token is the BOS token (learns the unconditional model guidance needs)
 
     def validate(self):
         "Check sizes, naming the field"
@@ -42,6 +44,7 @@ class VisualGPTConfig(Config):
         check(self.max_positions >= 1 + self.seq_len, 'max_positions', self.max_positions, f'at least 1 + h*w = {1 + self.seq_len}')
         check(self.d_model % self.num_heads == 0, 'num_heads', self.num_heads, f'a divisor of d_model={self.d_model}')
         check(self.extra_tokens >= 1, 'extra_tokens', self.extra_tokens, '>= 1 (the BOS token)')
+        check(0 <= self.class_dropout < 1, 'class_dropout', self.class_dropout, 'a share in [0, 1)')
 
     @property
     def seq_len(self) -> int:
@@ -58,7 +61,7 @@ class VisualGPTConfig(Config):
         "The BOS token (K + C)"
         return self.num_codes + self.num_classes
 
-# %% ../nbs/12_visual_gpt.ipynb #7f49f618
+# %% ../nbs/12_visual_gpt.ipynb #4212fdc3
 class VisualGPT(PretrainedModel):
     "Class-conditional GPT over token grids: [class token, z_1..z_hw] with a tied output head, on the library's TransformerDecoder"
     config_class = VisualGPTConfig
@@ -75,15 +78,20 @@ class VisualGPT(PretrainedModel):
 
     def embed(self, tokens:Tensor, # token ids [B,n]
               pos:int=0, # sequence position of tokens[:, 0]
+              cond:Tensor|None=None, # the sequences' class tokens [B] (K + c, or the BOS token: unconditional); needed with `class_every_position`
              ) -> Tensor:
-        "Token plus position embeddings [B,n,D] (dropout in training)"
-        return self.pos_emb(self.tok_emb(tokens), pos)
+        "Token plus position embeddings [B,n,D] (plus the class token's embedding with `class_every_position`; dropout in training)"
+        x = self.tok_emb(tokens)
+        if self.cfg.class_every_position:
+            if cond is None: raise ValueError("VisualGPT.embed: this GPT has class_every_position=True, so embed needs the class tokens (cond)")
+            x = x + self.tok_emb(cond.long())[:, None]
+        return self.pos_emb(x, pos)
 
     def head(self, h:Tensor) -> Tensor:
         "Logits [B,n,V] over the whole vocabulary (the head is tied to the token embedding)"
         return h @ self.tok_emb.weight.t()
 
-# %% ../nbs/12_visual_gpt.ipynb #97db0038
+# %% ../nbs/12_visual_gpt.ipynb #ed2cacb5
 @patch
 def check_tokens(self:VisualGPT, tokens:Tensor, # image tokens [B, h*w] or [B,h,w]
                  labels:Tensor|None=None, # class indices [B]
@@ -108,9 +116,15 @@ def logits(self:VisualGPT, tokens:Tensor, # image tokens [B, h*w]
            labels:Tensor, # class indices [B]
           ) -> Tensor:
     "Teacher-forced logits [B, h*w, V]: position i predicts image token i from the class token and tokens < i"
-    t = self.check_tokens(tokens, labels)
-    seq = torch.cat([(labels.long() + self.cfg.num_codes)[:, None], t[:, :-1]], 1)
-    return self.head(self.decoder(self.embed(seq)))
+    return self.cond_logits(self.check_tokens(tokens, labels), labels.long() + self.cfg.num_codes)
+
+@patch
+def cond_logits(self:VisualGPT, tokens:Tensor, # image tokens [B, h*w] (checked)
+                cond:Tensor, # class tokens [B]: K + c, or the BOS token for the unconditional model
+               ) -> Tensor:
+    "Teacher-forced logits [B, h*w, V] given the first token of each sequence"
+    seq = torch.cat([cond.long()[:, None], tokens[:, :-1]], 1)
+    return self.head(self.decoder(self.embed(seq, 0, cond)))
 
 @patch
 def forward(self:VisualGPT, batch:dict # 'tokens' [B, h*w] (a frozen tokenizer's codes) and 'label' [B]
@@ -119,10 +133,13 @@ def forward(self:VisualGPT, batch:dict # 'tokens' [B, h*w] (a frozen tokenizer's
     if 'tokens' not in batch or 'label' not in batch:
         raise KeyError(f"VisualGPT: the batch needs 'tokens' (the tokenizer's codes) and 'label', got keys {sorted(batch)}")
     t = self.check_tokens(batch['tokens'], batch['label'])
-    nll = F.cross_entropy(self.logits(t, batch['label']).flatten(0, 1).float(), t.flatten())
+    cond = batch['label'].long() + self.cfg.num_codes
+    if self.training and self.cfg.class_dropout > 0:                     # some sequences learn the unconditional model
+        cond = torch.where(torch.rand(cond.shape, device=cond.device) < self.cfg.class_dropout, torch.full_like(cond, self.cfg.bos), cond)
+    nll = F.cross_entropy(self.cond_logits(t, cond).flatten(0, 1).float(), t.flatten())
     return dict(loss=nll, nll=nll.detach(), ppl=nll.detach().exp())
 
-# %% ../nbs/12_visual_gpt.ipynb #214c8004
+# %% ../nbs/12_visual_gpt.ipynb #c7cfa304
 @patch
 @torch.no_grad()
 def generate(self:VisualGPT, classes:Tensor|list, # class index per sample [B]
@@ -132,6 +149,7 @@ def generate(self:VisualGPT, classes:Tensor|list, # class index per sample [B]
              generator:torch.Generator|None=None, # RNG of the sampling (on the model's device)
              use_cache:bool=True, # KV-cached decoding (False: recompute the prefix at every step)
              return_logits:bool=False, # also return the masked, unfiltered logits [B, h*w, V]
+             guidance:float|None=None, # classifier-free guidance scale s: logits u + s(c - u) (None or 1: none; needs class_dropout in training)
             ) -> Tensor:
     "Image tokens [B, h*w] sampled given the classes (raster order of the tokenizer's grid)"
     dev = self.tok_emb.weight.device
@@ -139,10 +157,19 @@ def generate(self:VisualGPT, classes:Tensor|list, # class index per sample [B]
     if cls.numel() == 0 or int(cls.min()) < 0 or int(cls.max()) >= self.cfg.num_classes:
         raise ValueError(f"VisualGPT.generate: classes must be indices in [0, {self.cfg.num_classes}), got {cls.tolist()[:8]}")
     was = self.training; self.eval()
+    c, B = cls + self.cfg.num_codes, len(cls)
     try:
-        bos = self.embed((cls + self.cfg.num_codes)[:, None], 0)
-        return autoregressive_generate(self.decoder, self.embed, self.head, None, bos, self.cfg.seq_len, temperature, top_k, top_p,
-                                       use_cache, generator, logits_mask_fn=lambda i: self.image_token_mask, return_logits=return_logits)
+        if guidance is None or guidance == 1:
+            emb, head = (lambda t, pos=0: self.embed(t, pos, c)), self.head
+        else:                        # rows B..2B: the unconditional model (BOS first), fed the conditional rows' tokens
+            c = torch.cat([c, torch.full_like(c, self.cfg.bos)])
+            emb = lambda t, pos=0: self.embed(torch.cat([t[:B], t[:B]]), pos, c)
+            def head(h):
+                l = self.head(h); g = l[B:] + guidance * (l[:B] - l[B:])
+                return torch.cat([g, g])
+        out = autoregressive_generate(self.decoder, emb, head, None, self.embed(c[:, None], 0, c), self.cfg.seq_len, temperature, top_k,
+                                      top_p, use_cache, generator, logits_mask_fn=lambda i: self.image_token_mask, return_logits=return_logits)
+        return tuple(o[:B] for o in out) if return_logits else out[:B]
     finally: self.train(was)
 
 # %% ../nbs/12_visual_gpt.ipynb #006cd4b5

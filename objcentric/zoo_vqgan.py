@@ -227,13 +227,14 @@ def vqgan_figures(ctx:RunContext) -> dict:
     return dict(reconstructions=show_vqgan_reconstructions(m, x), history=plot_vqgan_history(ctx.history, m.cfg.disc_start),
                 code_usage=plot_code_histogram(toks, m.cfg.num_codes))
 
-# %% ../nbs/25_zoo_vqgan.ipynb #7654cacc
+# %% ../nbs/25_zoo_vqgan.ipynb #9265570f
 _SPRITES = dict(min_objects=1, max_objects=1, sizes=[2], shapes=[0, 1, 2, 7], background='colour')
 _vq_tiny = dict(image_size=16, ch=16, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(4,), z_channels=8, norm_groups=4,
                 num_codes=32, codebook_dim=4, warmup_steps=5, perceptual_weight=0.0, disc_start=15, disc_channels=8, disc_layers=2)
-_vq_demo = dict(image_size=32, ch=16, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=32, norm_groups=4,
-                num_codes=128, codebook_dim=8, cosine=False, beta=0.25, warmup_steps=100, perceptual_weight=0.0, disc_start=2400,
-                disc_weight=0.1, disc_channels=32, disc_layers=2)
+_SPRITES_BIG = dict(_SPRITES, size_scale=1.6)          # large sprites (radius 0.22 of the side): the shape reads at 32 px
+_vq_demo = dict(image_size=32, ch=16, ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=(), z_channels=32, norm_groups=4,
+                num_codes=256, codebook_dim=8, cosine=False, beta=0.25, warmup_steps=100, perceptual_weight=0.0, disc_start=2800,
+                disc_weight=0.03, disc_channels=32, disc_layers=2)
 
 vqgan_presets = dict(
     smoke=Preset(VQGANConfig(**_vq_tiny),
@@ -241,9 +242,9 @@ vqgan_presets = dict(
                            eval_every=15, ckpt_every=30, log_every=5, n_eval=16, n_eval_during=8),
                  VQGANOptions(), note='seconds on a CPU; the tests use it'),
     cpu_demo=Preset(VQGANConfig(**_vq_demo),
-                    RunConfig(dataset='sprites', data_kwargs=_SPRITES, n_train=5000, n_val=256, steps=2900, batch_size=16, lr=1e-3,
+                    RunConfig(dataset='sprites', data_kwargs=_SPRITES_BIG, n_train=5000, n_val=256, steps=3400, batch_size=16, lr=1e-3,
                               eval_every=400, ckpt_every=400, log_every=10, n_eval=256, n_eval_during=128, time_limit_min=9.0),
-                    VQGANOptions(), note='the CPU recipe: a 32 px VQ-GAN with 128 codes (16x16 tokens) on single sprites, L1 + GAN'),
+                    VQGANOptions(), note='the CPU recipe: a 32 px VQ-GAN with 256 codes (8x8 tokens) on large single sprites, L1 + a light GAN'),
     paper=Preset(VQGANConfig(),
                  RunConfig(dataset='sprites', data_kwargs={**_SPRITES, 'shapes': None, 'sizes': None}, real_format='image_folder',
                            n_train=20000, n_val=1000, steps=150000, batch_size=16, lr=4.5e-6, eval_every=5000, ckpt_every=5000,
@@ -255,20 +256,24 @@ vqgan_presets = dict(
 register(Recipe('vqgan', VQGAN, vqgan_presets, evaluate=evaluate_vqgan, figures=vqgan_figures, pipeline=vqgan_pipeline,
                 description='VQ-GAN tokenizer (taming / Visual-GPT): L1 + perceptual + codebook + hinge GAN with the adaptive weight'), overwrite=True)
 
-# %% ../nbs/25_zoo_vqgan.ipynb #7a8bb35b
+# %% ../nbs/25_zoo_vqgan.ipynb #06a00837
 def train_classifier(train_ds, # training data with 'image' and 'label'
                      num_classes:int, # C
                      steps:int=400, # training steps
                      n:int=5000, # training images used
                      seed:int=0, # seed
                      device='cpu', # where it trains
+                     reconstruct=None, # optional tokenizer round trip (images -> images): also train on the reconstructions, same labels
                     ) -> nn.Module:
     "The library's SmallFeatureNet trained to classify the data (eval mode; `logits(images)` gives [B,C])"
     from objcentric.metrics import SmallFeatureNet, train_feature_net
-    b = next(batches(train_ds, n, n))
+    b = next(batches(train_ds, n, n)); x, y = b['image'].float(), b['label'].long()
+    if reconstruct is not None:
+        with torch.no_grad(): r = torch.cat([reconstruct(x[s:s + 250].to(device)).float().cpu() for s in range(0, len(x), 250)])
+        x, y = torch.cat([x, r]), torch.cat([y, y])
     torch.manual_seed(seed)
     net = SmallFeatureNet(num_classes)
-    train_feature_net(net, b['image'].float(), b['label'].long(), steps=steps, seed=seed, device=device)
+    train_feature_net(net, x, y, steps=steps, seed=seed, device=device)
     return net.eval()
 
 def timm_classifier(name:str, # a timm model name
@@ -285,7 +290,7 @@ def timm_classifier(name:str, # a timm model name
     net.logits = net.forward
     return net.to(device).eval()
 
-# %% ../nbs/25_zoo_vqgan.ipynb #55470bc1
+# %% ../nbs/25_zoo_vqgan.ipynb #75f3b99f
 @dataclass
 class VGPTOptions(Config):
     "What the vgpt recipe sits on, how it samples and how samples are judged"
@@ -294,11 +299,13 @@ class VGPTOptions(Config):
     classifier:str = 'small'            # 'small' (SmallFeatureNet trained on the data) or a timm model name (with classifier_weights)
     classifier_weights:str|None = None  # local weights of the timm classifier
     classifier_steps:int = 400          # training steps of the small classifier
+    classifier_on:str = 'real'          # the small classifier's training images: 'real', or 'real+recon' (also the tokenizer's reconstructions)
     n_samples:int = 256                 # samples for the generation accuracy (spread evenly over the classes)
     accept_n:int = 8                    # best-of-N of the rejection sampler
     temperature:float = 1.0             # sampling temperature
     top_k:int|None = None               # top-k filter
     top_p:float|None = None             # nucleus filter
+    guidance:float|None = None          # classifier-free guidance scale (needs a GPT trained with class_dropout; None: none)
     gif_classes:tuple|None = None       # class names shown in the decoding GIF (None: the first four)
     gif_every:int = 1                   # a GIF frame every this many tokens
     betas:tuple = (0.9, 0.98)           # AdamW betas (Visual-GPT)
@@ -310,6 +317,8 @@ class VGPTOptions(Config):
         for f in ('n_samples', 'accept_n', 'gif_every'): check(getattr(self, f) >= 1, f, getattr(self, f), 'a positive int')
         check(self.top_p is None or 0 < self.top_p <= 1, 'top_p', self.top_p, 'None or in (0, 1]')
         check(self.top_k is None or self.top_k >= 1, 'top_k', self.top_k, 'None or >= 1')
+        check(self.guidance is None or self.guidance >= 0, 'guidance', self.guidance, 'None or a scale >= 0')
+        check(self.classifier_on in ('real', 'real+recon'), 'classifier_on', self.classifier_on, "'real' or 'real+recon'")
         check(self.classifier == 'small' or self.classifier_weights is not None, 'classifier_weights', self.classifier_weights,
               f"a local weights file for the timm classifier {self.classifier!r} (or classifier='small')")
 
@@ -354,7 +363,7 @@ def token_nll(gpt:VisualGPT, ds, max_items:int=2000) -> dict:
     finally: gpt.train(was)
     return dict(val_nll=tot / max(n, 1), val_ppl=math.exp(tot / max(n, 1)))
 
-# %% ../nbs/25_zoo_vqgan.ipynb #4362f7aa
+# %% ../nbs/25_zoo_vqgan.ipynb #d2695561
 def _accuracy(classify_fn, images:Tensor, want:Tensor, bs:int=256) -> float:
     "Share of images the classifier assigns to their requested class"
     hits = [(classify_fn(images[s:s + bs]).argmax(-1).cpu() == want[s:s + bs]).float() for s in range(0, len(images), bs)]
@@ -379,7 +388,9 @@ def vgpt_pipeline(ctx:RunContext):
     ctx.meta.update(vqgan_dir=str(vq_dir.resolve()))
     ctx.metrics.update(fit_stage(ctx, gpt, tr_tok, groups, lambda m, final: token_nll(m, va_tok, 2000 if final else 1000), opt_fn=opt))
     # the classifier, and how well it reads real images and the tokenizer's reconstructions
-    if o.classifier == 'small': clf = train_classifier(tr_img, len(names), o.classifier_steps, seed=ctx.seed, device=dev)
+    if o.classifier == 'small':
+        clf = train_classifier(tr_img, len(names), o.classifier_steps, seed=ctx.seed, device=dev,
+                               reconstruct=vq.reconstruct if o.classifier_on == 'real+recon' else None)
     else: clf = timm_classifier(o.classifier, o.classifier_weights, len(names), dev)
     clf.to(dev)
     classify = lambda x: clf.logits(x.to(dev).float())
@@ -388,12 +399,15 @@ def vgpt_pipeline(ctx:RunContext):
     ctx.metrics.update(classifier_accuracy_real=_accuracy(classify, xv, yv), classifier_accuracy_recon=_accuracy(classify, rec, yv))
     # samples: plain and best-of-N, the same number per class
     want = torch.arange(len(names)).repeat(math.ceil(o.n_samples / len(names)))[:o.n_samples]
-    kw = dict(temperature=o.temperature, top_k=o.top_k, top_p=o.top_p)
+    kw = dict(temperature=o.temperature, top_k=o.top_k, top_p=o.top_p, guidance=o.guidance)
     g = lambda s: torch.Generator(device=dev).manual_seed(s)
     ts = time.perf_counter()
     plain = rejection_sample(gpt, vq.decode_indices, classify, want, accept_n=1, generator=g(ctx.seed), **kw)
     ips = o.n_samples / (time.perf_counter() - ts)
     best = rejection_sample(gpt, vq.decode_indices, classify, want, accept_n=o.accept_n, generator=g(ctx.seed + 1), **kw)
+    if o.guidance not in (None, 1):                                             # the same sampler without guidance, for comparison
+        ung = rejection_sample(gpt, vq.decode_indices, classify, want, accept_n=1, generator=g(ctx.seed), **{**kw, 'guidance': None})
+        ctx.metrics.update(gen_accuracy_unguided=_accuracy(classify, ung['images'], want), guidance=o.guidance)
     ctx.metrics.update(gen_accuracy=_accuracy(classify, plain['images'], want), gen_accuracy_rejection=_accuracy(classify, best['images'], want),
                        images_per_s=ips, accept_n=o.accept_n, gpt_params=count_params(gpt), num_classes=len(names), vqgan_dir=str(vq_dir),
                        classifier=o.classifier, seq_len=gpt.cfg.seq_len)
@@ -482,15 +496,16 @@ def load_vgpt(out_dir, # a vgpt run folder
             clf = SmallFeatureNet(sd['head.weight'].shape[0]); clf.load_state_dict(sd); clf.to(device).eval()
     return VGPTSampler(gpt.eval(), vq.eval(), tuple(meta['classes']), clf)
 
-# %% ../nbs/25_zoo_vqgan.ipynb #61637b91
+# %% ../nbs/25_zoo_vqgan.ipynb #bddf1df2
 _gw = lambda **kw: VisualGPTConfig(num_codes=16, num_classes=2, grid=(4, 4), **kw)    # grid, codes and classes come from the tokenizer run
 vgpt_presets = dict(
     smoke=Preset(_gw(d_model=32, num_layers=2, num_heads=2, max_positions=32, dropout=0.0),
                  RunConfig(steps=30, batch_size=16, lr=2e-3, warmup=5, eval_every=15, ckpt_every=30, log_every=5),
                  VGPTOptions(vqgan_preset='smoke', classifier_steps=20, n_samples=8, accept_n=2, gif_every=4), note='seconds on a CPU; the tests use it'),
-    cpu_demo=Preset(_gw(d_model=128, num_layers=2, num_heads=4, max_positions=257, dropout=0.0),
-                    RunConfig(steps=2000, batch_size=16, lr=1e-3, warmup=100, eval_every=250, ckpt_every=500, log_every=10, time_limit_min=8.0),
-                    VGPTOptions(vqgan_preset='cpu_demo', n_samples=256, accept_n=8, gif_every=4),
+    cpu_demo=Preset(_gw(d_model=128, num_layers=2, num_heads=4, max_positions=65, dropout=0.0, class_every_position=True, class_dropout=0.1),
+                    RunConfig(steps=8000, batch_size=16, lr=2e-3, warmup=100, eval_every=1000, ckpt_every=1000, log_every=10, time_limit_min=8.0),
+                    VGPTOptions(vqgan_preset='cpu_demo', n_samples=256, accept_n=8, gif_every=1, guidance=2.0,
+                                classifier_on='real+recon', classifier_steps=800),
                     note="a CPU GPT over the tokens of vqgan's cpu_demo run"),
     paper=Preset(VisualGPTConfig(),
                  RunConfig(steps=100000, batch_size=16, lr=5e-6, warmup=10000, eval_every=5000, ckpt_every=5000, log_every=100),

@@ -291,5 +291,35 @@ def test_every_gpt_preset_fits_the_token_grid_of_its_tokenizer_preset():
         p = get_preset('vgpt', name); vq = get_preset('vqgan', p.opts.vqgan_preset).model
         cfg = p.model.replace(num_codes=vq.num_codes, grid=tuple(vq.grid), num_classes=4)   # as the pipeline builds it; validates
         assert cfg.seq_len == vq.grid[0] * vq.grid[1] and cfg.max_positions >= 1 + cfg.seq_len, name
-    with pytest.raises(ConfigError, match='max_positions'):                                    # the previous cpu_demo table (65) on 16x16 tokens
+    with pytest.raises(ConfigError, match='max_positions'):                                    # a 65-position table (8x8 tokens) on 16x16 tokens
         get_preset('vgpt', 'cpu_demo').model.replace(max_positions=65, grid=(16, 16))
+
+
+def test_guidance_and_the_reconstruction_judge_in_the_recipe(tmp_path):
+    "A smoke GPT trained with class dropout samples with guidance, reports the unguided figure, and its judge also saw reconstructions"
+    from objcentric.recipes import run
+    from objcentric.zoo_vqgan import VGPTOptions, train_classifier
+    from objcentric.core import ConfigError
+    vq = run('vqgan', 'smoke', out_dir=tmp_path / 'vq', cache_dir=tmp_path / 'cache', **FAST)
+    r = run('vgpt', 'smoke', out_dir=tmp_path / 'gpt', cache_dir=tmp_path / 'cache', **FAST,
+            overrides={'opts.vqgan_dir': str(tmp_path / 'vq'), 'class_dropout': 0.5, 'opts.guidance': 2.0, 'opts.classifier_on': 'real+recon'})
+    assert r.model.cfg.class_dropout == 0.5 and r.metrics['guidance'] == 2.0
+    for k in ('gen_accuracy', 'gen_accuracy_unguided', 'gen_accuracy_rejection'): assert 0 <= r.metrics[k] <= 1, k
+    # the judge's training set: the real images, then their reconstructions with the same labels (a round trip that
+    # zeroes every image must make the classifier see twice the data, half of it blank)
+    seen = {}
+    import objcentric.metrics as M
+    orig = M.train_feature_net
+    def spy(net, x, y, **kw): seen.update(x=x, y=y); return orig(net, x, y, steps=2)
+    M.train_feature_net = spy
+    try:
+        from objcentric.zoo_vqgan import labelled_datasets
+        from objcentric.recipes import get_preset
+        p = get_preset('vqgan', 'smoke')
+        tr, _, names = labelled_datasets(p.run, p.model.image_size, cache_dir=tmp_path / 'cache')
+        train_classifier(tr, len(names), steps=2, n=8, reconstruct=torch.zeros_like)
+    finally: M.train_feature_net = orig
+    assert seen['x'].shape[0] == 16 and seen['x'][8:].abs().sum() == 0 and seen['x'][:8].abs().sum() > 0
+    assert torch.equal(seen['y'][:8], seen['y'][8:])
+    with pytest.raises(ConfigError, match='classifier_on'): VGPTOptions(classifier_on='recon')
+    with pytest.raises(ConfigError, match='guidance'): VGPTOptions(guidance=-1.0)
