@@ -1,6 +1,6 @@
 """Probe: how fast a small Visual GPT learns the class on a trained tokenizer's tokens, for a fixed number of steps.
 
-Encodes the training and held-out images of a `vqgan` run folder once, trains a judge (the library's SmallFeatureNet on
+Encodes the training and held-out images of a `vqgan` run folder once, trains a judge (the recipe's `train_classifier` on
 the real images and the tokenizer's reconstructions of them, 800 steps), then trains a GPT of the `vgpt` `cpu_demo` shape
 (changed by `--model` JSON) with AdamW (0.9, 0.98), warm-up 100 and cosine decay, batch 16, and reports the held-out
 NLL, the GPT used as a classifier of held-out token sequences, and the share of 256 samples the judge assigns to the
@@ -17,9 +17,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from objcentric.recipes import RunConfig, batches, load_pretrained, get_preset
-from objcentric.metrics import SmallFeatureNet, train_feature_net
 from objcentric.visual_gpt import VisualGPT, rejection_sample
-from objcentric.zoo_vqgan import labelled_datasets, _accuracy
+from objcentric.zoo_vqgan import labelled_datasets, _accuracy, train_classifier
 
 
 def main():
@@ -37,9 +36,8 @@ def main():
     la0, t0 = os.getloadavg(), time.time()
     with torch.no_grad():
         enc = lambda f, x: torch.cat([f(x[i:i + 250]) for i in range(0, len(x), 250)])
-        tt, tv, rt = enc(vq.tokens, xt).flatten(1), enc(vq.tokens, xv).flatten(1), enc(vq.reconstruct, xt)
-    torch.manual_seed(0); judge = SmallFeatureNet(len(names))
-    train_feature_net(judge, torch.cat([xt, rt]), torch.cat([yt, yt]), steps=800); judge.eval()
+        tt, tv = enc(vq.tokens, xt).flatten(1), enc(vq.tokens, xv).flatten(1)
+    judge = train_classifier(tr, len(names), steps=800, n=len(tr), reconstruct=vq.reconstruct)     # the recipe's 'real+recon' judge
     classify = lambda x: judge.logits(x.float())
     p = get_preset('vgpt', 'cpu_demo')
     cfg = p.model.replace(num_codes=vq.cfg.num_codes, grid=tuple(vq.cfg.grid), num_classes=len(names), **json.loads(a.model))

@@ -139,7 +139,7 @@ def forward(self:VisualGPT, batch:dict # 'tokens' [B, h*w] (a frozen tokenizer's
     nll = F.cross_entropy(self.cond_logits(t, cond).flatten(0, 1).float(), t.flatten())
     return dict(loss=nll, nll=nll.detach(), ppl=nll.detach().exp())
 
-# %% ../nbs/12_visual_gpt.ipynb #c7cfa304
+# %% ../nbs/12_visual_gpt.ipynb #a997d69e
 @patch
 @torch.no_grad()
 def generate(self:VisualGPT, classes:Tensor|list, # class index per sample [B]
@@ -156,6 +156,9 @@ def generate(self:VisualGPT, classes:Tensor|list, # class index per sample [B]
     cls = torch.as_tensor(classes, dtype=torch.long, device=dev).reshape(-1)
     if cls.numel() == 0 or int(cls.min()) < 0 or int(cls.max()) >= self.cfg.num_classes:
         raise ValueError(f"VisualGPT.generate: classes must be indices in [0, {self.cfg.num_classes}), got {cls.tolist()[:8]}")
+    if guidance not in (None, 1) and self.cfg.class_dropout == 0:
+        raise ValueError("VisualGPT.generate: guidance needs the unconditional model, and this GPT was trained with class_dropout=0; "
+                         "train it with class_dropout > 0 (e.g. 0.1) or sample with guidance=None")
     was = self.training; self.eval()
     c, B = cls + self.cfg.num_codes, len(cls)
     try:

@@ -290,7 +290,7 @@ def timm_classifier(name:str, # a timm model name
     net.logits = net.forward
     return net.to(device).eval()
 
-# %% ../nbs/25_zoo_vqgan.ipynb #75f3b99f
+# %% ../nbs/25_zoo_vqgan.ipynb #f8d7cd54
 @dataclass
 class VGPTOptions(Config):
     "What the vgpt recipe sits on, how it samples and how samples are judged"
@@ -319,6 +319,8 @@ class VGPTOptions(Config):
         check(self.top_k is None or self.top_k >= 1, 'top_k', self.top_k, 'None or >= 1')
         check(self.guidance is None or self.guidance >= 0, 'guidance', self.guidance, 'None or a scale >= 0')
         check(self.classifier_on in ('real', 'real+recon'), 'classifier_on', self.classifier_on, "'real' or 'real+recon'")
+        check(self.classifier == 'small' or self.classifier_on == 'real', 'classifier_on', self.classifier_on,
+              f"'real' with the timm classifier {self.classifier!r} (it is loaded trained, not trained here)")
         check(self.classifier == 'small' or self.classifier_weights is not None, 'classifier_weights', self.classifier_weights,
               f"a local weights file for the timm classifier {self.classifier!r} (or classifier='small')")
 

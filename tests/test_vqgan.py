@@ -323,3 +323,5 @@ def test_guidance_and_the_reconstruction_judge_in_the_recipe(tmp_path):
     assert torch.equal(seen['y'][:8], seen['y'][8:])
     with pytest.raises(ConfigError, match='classifier_on'): VGPTOptions(classifier_on='recon')
     with pytest.raises(ConfigError, match='guidance'): VGPTOptions(guidance=-1.0)
+    with pytest.raises(ConfigError, match='classifier_on'):                                  # a timm judge comes trained
+        VGPTOptions(classifier='resnet18', classifier_weights='w.safetensors', classifier_on='real+recon')
