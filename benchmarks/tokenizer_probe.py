@@ -1,7 +1,7 @@
 """Probe: how fast does a slot model's CPU dVAE learn the objects' colours, alone, on the demo scenes?
 
-Trains the `cpu_demo` dVAE of a slot model alone (the recipe's tokenizer stage: constant temperature, Adam, the
-preset's rate and batch) for each variant (dVAE fields changed, the usage weight, the rate, the temperature, a
+Trains the `cpu_demo` dVAE of a slot model alone with the settings of the recipe's tokenizer stage (constant
+temperature, usage weight, the preset's rate and batch) in a plain Adam loop, evaluated as it goes, for each variant (dVAE fields changed, the usage weight, the rate, the temperature, a
 straight-through one-hot), and reports every `--eval-every` steps on 256 held-out scenes the reconstruction MSE of
 the argmax tokens over the whole image and over the object pixels only (the colour the slots and any prior need),
 the tokens in use, and on sprites the automatic generation judge's acceptance of the reconstructions (the ceiling of
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from objcentric.recipes import get_preset, build_datasets, create_model, batches
 from objcentric.metrics import generation_accuracy
 
-# name: (dVAE fields, training options); None = the preset's value, 'x2' = twice the preset's dvae_hidden
+# name: (dVAE fields, training options: usage, lr, tau, hard); an option left out = the preset's, 'x2' = twice the preset's dvae_hidden
 VARIANTS = {'recipe': ({}, {}), 'no_usage_term': ({}, dict(usage=0.0)), 'vocab_256': ({'vocab_size': 256}, {}),
             'hidden_x2': ({'dvae_hidden': 'x2'}, {}), 'lr_1e-3': ({}, dict(lr=1e-3)), 'tau_0.5': ({}, dict(tau=0.5)),
             'straight_through': ({}, dict(hard=True))}
