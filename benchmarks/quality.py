@@ -49,10 +49,10 @@ def _machine():
                 processor=platform.processor() or None, python=platform.python_version())
 
 
-def bench(name:str, variant:str, minutes:float|None, overrides:dict, out_dir:Path) -> dict:
+def bench(name:str, variant:str, minutes:float|None, overrides:dict, out_dir:Path, seed:int=0) -> dict:
     la0 = os.getloadavg()
     t0 = time.perf_counter()
-    r = run(name, 'cpu_demo', overrides=overrides, out_dir=out_dir, progress=False)
+    r = run(name, 'cpu_demo', overrides=overrides, out_dir=out_dir, progress=False, seed=seed)
     wall = time.perf_counter() - t0
     la1 = os.getloadavg()
     hist = r.history if isinstance(r.history, dict) else {}
@@ -62,7 +62,7 @@ def bench(name:str, variant:str, minutes:float|None, overrides:dict, out_dir:Pat
         if str(p).endswith(('.png', '.gif')):
             dst = OUT / f'{name}_{variant}_{k}{Path(p).suffix}'; shutil.copy(p, dst); figs[k] = str(dst.relative_to(ROOT))
     print(summary(r.metrics))
-    return dict(command='python benchmarks/quality.py ' + ' '.join(sys.argv[1:]), variant=variant, preset='cpu_demo', overrides=overrides,
+    return dict(command='python benchmarks/quality.py ' + ' '.join(sys.argv[1:]), variant=variant, preset='cpu_demo', overrides=overrides, seed=seed,
                 machine=_machine(), load_avg_before=[round(x, 2) for x in la0], load_avg_after=[round(x, 2) for x in la1],
                 steps=r.metrics.get('steps'), wall_s_total=round(wall, 1), train_wall_s=r.metrics.get('wall_s', round(wall, 1)), curve=curve,
                 final={k: v for k, v in r.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
@@ -95,6 +95,7 @@ def main():
     ap.add_argument('--minutes', type=float, default=None, help='time budget of the official run (default: the cpu_demo run\'s)')
     ap.add_argument('--overrides', default='{}', help='extra overrides of the cpu_demo run (JSON)')
     ap.add_argument('--variant', default='cpu_demo', help='name of the entry (and run folder) for a cpu_demo run with overrides')
+    ap.add_argument('--seed', type=int, default=0, help='seed of the run (initialisation, batch order, noise; the data stay seed 0)')
     ap.add_argument('--runs', default=str(ROOT / 'runs' / 'bench'))
     a = ap.parse_args()
     f = OUT / f'{a.name}_quality.json'
@@ -103,11 +104,11 @@ def main():
         minutes = a.minutes or (res['cpu_demo']['train_wall_s'] / 60 if 'cpu_demo' in res else 10.0)
         out = Path(a.runs) / f'{a.name}_official'
         if out.exists(): shutil.rmtree(out)
-        res['official'] = bench(a.name, 'official', minutes, official_overrides(a.name, minutes), out)
+        res['official'] = bench(a.name, 'official', minutes, official_overrides(a.name, minutes), out, a.seed)
     else:
         out = Path(a.runs) / f'{a.name}_{a.variant}'
         if out.exists(): shutil.rmtree(out)
-        res[a.variant] = bench(a.name, a.variant, None, json.loads(a.overrides), out)
+        res[a.variant] = bench(a.name, a.variant, None, json.loads(a.overrides), out, a.seed)
     f.write_text(json.dumps(res, indent=1))
     plot(a.name, res)
     print('wrote', f)

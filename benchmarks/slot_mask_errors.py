@@ -2,7 +2,7 @@
 slot-attention iterations at evaluation only (the trained weights unchanged), and the ceiling of the 12x12 token grid
 (the ground truth pooled to the grid and brought back).
 
-    python benchmarks/slot_mask_errors.py [RUN ...]   # ~30 s; reads runs/bench/{slate,sysbinder,svq}_cpu_demo (and runs/bench/RUN), writes results/slot_mask_errors.json
+    python benchmarks/slot_mask_errors.py [RUN ...]   # ~30 s; reads runs/bench/{slate,sysbinder,svq}_cpu_demo (and runs/bench/RUN), updates results/slot_mask_errors.json
 """
 import json, os, sys, time
 from pathlib import Path
@@ -59,16 +59,21 @@ def grid_ceiling(t, size:int, grid:int) -> dict:
 
 
 def main():
-    la0, t0 = os.getloadavg(), time.perf_counter(); res = {}
-    extra = sys.argv[1:]                                   # further run folders under runs/bench, e.g. svq_cpu_demo_tok1500
+    la0, t0 = os.getloadavg(), time.perf_counter()
+    f = ROOT / 'benchmarks' / 'results' / 'slot_mask_errors.json'
+    prev = json.loads(f.read_text()) if f.is_file() else {}
+    res = dict(prev.get('results', {}))                    # runs not found here keep their earlier entries
+    runs = dict(prev.get('runs', {}))                      # which command (and load) measured each entry
+    extra, new = sys.argv[1:], []                          # further run folders under runs/bench, e.g. svq_cpu_demo_tok1500
+    cmd = ' '.join(['python benchmarks/slot_mask_errors.py', *extra])
     for name in ('slate', 'sysbinder', 'svq', *extra):
         d = ROOT / 'runs' / 'bench' / (name if name in extra else f'{name}_cpu_demo')
-        if not (d / 'model').is_dir(): print(f'{d}: no run (python benchmarks/quality.py {name})'); continue
-        res[name], t = model_errors(d); print(name, res[name])
-    if res: res['grid_ceiling_12x12'] = grid_ceiling(t, t.shape[-1], 12); print('ceiling', res['grid_ceiling_12x12'])
-    out = dict(command=' '.join(['python benchmarks/slot_mask_errors.py', *extra]), load_avg_before=[round(v, 2) for v in la0],
-               wall_s=round(time.perf_counter() - t0, 1), results=res)
-    f = ROOT / 'benchmarks' / 'results' / 'slot_mask_errors.json'; f.write_text(json.dumps(out, indent=1)); print('wrote', f)
+        if not (d / 'model').is_dir(): print(f'{d}: no run (python benchmarks/quality.py {name}); its earlier entry is kept'); continue
+        res[name], t = model_errors(d); new.append(name); print(name, res[name])
+        runs[name] = dict(command=cmd, load_avg_before=[round(v, 2) for v in la0], date=time.strftime('%Y-%m-%d'))
+    if new: res['grid_ceiling_12x12'] = grid_ceiling(t, t.shape[-1], 12); print('ceiling', res['grid_ceiling_12x12'])
+    out = dict(command=cmd, load_avg_before=[round(v, 2) for v in la0], wall_s=round(time.perf_counter() - t0, 1), results=res, runs=runs)
+    f.write_text(json.dumps(out, indent=1)); print('wrote', f)
 
 
 if __name__ == '__main__': main()

@@ -14,6 +14,7 @@ from torch import nn, Tensor
 from .core import (Config, ConfigError, check, CheckpointError, PretrainedModel, SlotOutput, get_device,
                              seed_everything, count_params, load_checkpoint, check_state_dict, read_pretrained_config)
 from .data import DataError, get_dataset
+from .dvae import DVAE
 from .train import Trainer, TrainConfig, ParamGroup, PlateauHalver, linear_warmup, half_life, compose
 
 # %% auto #0
@@ -39,6 +40,7 @@ class RunConfig(Config):
     constant_groups:tuple = ('dvae',)  # groups trained at a constant rate (no warm-up or decay), as the papers' dVAE
     warmup:int = 0                   # linear warm-up steps of the other groups
     half_life:float|None = None      # half-life decay of the other groups (None: none)
+    half_life_start:int = 0          # step at which that decay starts (0: the first step)
     plateau_patience:int = 0         # halve every rate when the validation loss has not improved for this many evaluations (0: off)
     plateau_rule:str = '>'           # halve when the evaluations without improvement are '>' patience (PyTorch's rule) or '>=' (SLATE's)
     clip_norm:float|None = None      # gradient clipping threshold (None: none)
@@ -72,6 +74,7 @@ class RunConfig(Config):
         check(isinstance(self.lr_mult, dict) and all(v > 0 for v in self.lr_mult.values()), 'lr_mult', self.lr_mult, 'a dict group -> positive factor')
         check(isinstance(self.data_kwargs, dict), 'data_kwargs', self.data_kwargs, 'a dict of data set arguments')
         check(self.half_life is None or self.half_life > 0, 'half_life', self.half_life, 'None or a positive number of steps')
+        check(isinstance(self.half_life_start, int) and self.half_life_start >= 0, 'half_life_start', self.half_life_start, 'a non-negative int step')
         check(self.precision in ('auto', 'fp32', 'bf16', 'fp16'), 'precision', self.precision, "'auto', 'fp32', 'bf16' or 'fp16'")
         check(self.tokenizer_lr > 0 and self.tokenizer_tau > 0 and self.tokenizer_usage >= 0, 'tokenizer_lr', self.tokenizer_lr, 'positive rates and temperature')
         check(not self.encoder_distill_steps or self.tokenizer_steps, 'encoder_distill_steps', self.encoder_distill_steps,
@@ -284,6 +287,13 @@ def dataset_tokens(dvae, ds, device='cpu', batch_size:int=256) -> Tensor:
     finally: dvae.train(was)
 
 # %% ../nbs/22_recipes.ipynb #4f0fd37f
+def _fresh_dvae(dv:DVAE, seed:int=0) -> DVAE:
+    "A new DVAE of `dv`'s architecture initialised from `seed` alone (the global RNG is left as it was)"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return DVAE(dv.vocab_size, dv.img_channels, next(dv.encoder.parameters()).shape[0], norm=dv.norm, tau_start=dv.tau_start,
+                    tau_final=dv.tau_final, tau_steps=dv.tau_steps, usage_weight=dv.usage_weight)
+
 def train_tokenizer(model:nn.Module, # a model with a `dvae`
                     train_ds, # training images
                     run:RunConfig, # the tokenizer_* fields
@@ -294,10 +304,11 @@ def train_tokenizer(model:nn.Module, # a model with a `dvae`
                    ) -> dict:
     "Stage 1 of the CPU recipes: train (or load from the cache) the model's dVAE alone, then freeze it; returns dict(key, cached, folder, stats)"
     from safetensors.torch import save_file, load_file
-    dv = model.dvae
+    dv = getattr(model, 'dvae', None)
+    if not isinstance(dv, DVAE): raise TypeError(f"train_tokenizer: model.dvae must be an objcentric.dvae.DVAE, got {type(dv).__name__}")
     arch = dict(cls=type(dv).__name__, vocab=dv.vocab_size, channels=dv.img_channels, norm=dv.norm,
                 widths=[tuple(p.shape) for p in dv.parameters()])
-    key = _key('tokenizer/1', arch, data_key, {k: getattr(run, k) for k in ('tokenizer_steps', 'tokenizer_lr', 'tokenizer_batch', 'tokenizer_tau', 'tokenizer_usage')})
+    key = _key('tokenizer/2', arch, data_key, {k: getattr(run, k) for k in ('tokenizer_steps', 'tokenizer_lr', 'tokenizer_batch', 'tokenizer_tau', 'tokenizer_usage')})
     folder = cache_root(cache_dir) / 'tokenizers' / key
     f, sf = folder / 'dvae.safetensors', folder / 'stats.json'
     cached = f.is_file() and sf.is_file()
@@ -306,6 +317,7 @@ def train_tokenizer(model:nn.Module, # a model with a `dvae`
         stats = json.loads(sf.read_text())
     else:
         t0 = time.perf_counter()
+        dv.load_state_dict(_fresh_dvae(dv).state_dict())   # the stage starts from the same weights whatever the run's seed
         dv.requires_grad_(True)
         bs = min(run.tokenizer_batch, len(train_ds))
         tcfg = TrainConfig(steps=run.tokenizer_steps, batch_size=bs, lr=run.tokenizer_lr, out_dir=str(folder), device=str(device),
@@ -481,7 +493,7 @@ def param_groups(model:nn.Module, # a model with `param_groups() -> dict name ->
     groups = model.param_groups() if hasattr(model, 'param_groups') else dict(main=[p for p in model.parameters() if p.requires_grad])
     unknown = sorted(set(run.lr_mult) - set(groups))
     if unknown: raise ConfigError('lr_mult', run.lr_mult, f"multipliers of the groups of {type(model).__name__}: {sorted(groups)} (unknown {unknown})")
-    sched = linear_warmup(run.warmup) if run.half_life is None else compose(linear_warmup(run.warmup), half_life(run.half_life))
+    sched = linear_warmup(run.warmup) if run.half_life is None else compose(linear_warmup(run.warmup), half_life(run.half_life, run.half_life_start))
     halver = PlateauHalver(run.plateau_patience, key='val_loss', rule=run.plateau_rule) if run.plateau_patience else None
     out = []
     for n, ps in groups.items():

@@ -97,10 +97,13 @@ def linear_warmup(warmup:int, # number of warm-up steps W (0: no warm-up)
     return _Schedule(lambda s: 1.0 if warmup == 0 else min(1.0, (s + 1) / warmup), f'linear_warmup({warmup})')
 
 def half_life(steps:float, # H: the factor halves every H steps
+              start:int=0, # S: the decay starts at this step (factor 1 before it)
              ):
-    "Factor 0.5**(s/H): exponential decay with half-life H steps."
+    "Factor 0.5**(max(0, s-S)/H): exponential decay with half-life H steps, from step S."
     check(steps > 0, 'half_life', steps, 'a positive number of steps')
-    return _Schedule(lambda s: 0.5 ** (s / steps), f'half_life({steps})')
+    check(start >= 0, 'half_life_start', start, 'a non-negative step')
+    if not start: return _Schedule(lambda s: 0.5 ** (s / steps), f'half_life({steps})')
+    return _Schedule(lambda s: 0.5 ** (max(0, s - start) / steps), f'half_life({steps}, start={start})')
 
 def cosine_decay(total:int, # T: steps over which the factor goes from 1 to `final`
                  final:float=0.0, # floor reached at step T and kept afterwards
