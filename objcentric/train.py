@@ -102,8 +102,7 @@ def half_life(steps:float, # H: the factor halves every H steps
     "Factor 0.5**(max(0, s-S)/H): exponential decay with half-life H steps, from step S."
     check(steps > 0, 'half_life', steps, 'a positive number of steps')
     check(start >= 0, 'half_life_start', start, 'a non-negative step')
-    if not start: return _Schedule(lambda s: 0.5 ** (s / steps), f'half_life({steps})')
-    return _Schedule(lambda s: 0.5 ** (max(0, s - start) / steps), f'half_life({steps}, start={start})')
+    return _Schedule(lambda s: 0.5 ** (max(0, s - start) / steps), f'half_life({steps}' + (f', start={start}' if start else '') + ')')
 
 def cosine_decay(total:int, # T: steps over which the factor goes from 1 to `final`
                  final:float=0.0, # floor reached at step T and kept afterwards
