@@ -1,6 +1,8 @@
-"""The quality table of benchmarks/README.md, from the `*_quality.json` files written by benchmarks/quality.py.
+"""The quality table of benchmarks/README.md, from the `*_quality.json` files written by benchmarks/quality.py, and the
+speed table, from `results/vs_official_cpu.json` written by benchmarks/vs_official.py.
 
-    python benchmarks/table.py            # prints the markdown table
+    python benchmarks/table.py            # prints the quality table (markdown)
+    python benchmarks/table.py --speed    # prints the speed and loss tables of vs_official.py
 """
 import json
 from pathlib import Path
@@ -30,7 +32,44 @@ def rows():
                    f'`{f.name}`')
 
 
+def _paired(r, name):
+    "The paired ratio of `vs_official.py` (median and quartiles of the per-round ratios), computed from the step lists if absent"
+    if f'step_ratio_paired_{name}' in r: return r[f'step_ratio_paired_{name}']
+    import statistics
+    x = sorted(a / b for a, b in zip(r.get(f'step_ms_all_{name}') or [], r['step_ms_all_official']))
+    if not x: return None
+    q = statistics.quantiles(x, n=4) if len(x) > 1 else [x[0]] * 3
+    return dict(median=round(statistics.median(x), 3), q1=round(q[0], 3), q3=round(q[2], 3), rounds=len(x))
+
+
+def speed(path=OUT / 'results' / 'vs_official_cpu.json'):
+    "Markdown tables of the step times, ratios and losses of vs_official.py"
+    res = json.loads(Path(path).read_text())
+    print('| model | config | batch | params (official = ours) | official step (ms) | ours (ms) | ours / official | ours + fast noise (ms) | ours + fast noise / official | greedy decoding speed-up | load avg before |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
+    rt = lambda p: '' if not p else f"**{p['median']:.2f}** ({p['q1']:.2f}-{p['q3']:.2f})"
+    for r in res['runs']:
+        if not r.get('step_ms_official'): continue
+        cfg = r['preset'] + (f", {r['gru_storage']} GRU" if r.get('gru_storage') else '')
+        fast = r.get('step_ms_ours_fast')
+        dec = f"{r['decode_speedup_ours']}x" if r.get('decode_speedup_ours') else ''
+        eq = f"{r['params_official']:,}" + ('' if r['params_equal'] else ' (differ!)')
+        print(f"| {r['model']} | {cfg} | {r['batch']} | {eq} | {r['step_ms_official']:,.0f} | {r['step_ms_ours']:,.0f} | "
+              f"{rt(_paired(r, 'ours'))} | {'' if fast is None else f'{fast:,.0f}'} | {rt(_paired(r, 'ours_fast'))} | {dec} | {r['loadavg_start'][0]} |")
+    print()
+    print('| model | config | steps | seeds | loss reached: official | ours | ours + fast noise |')
+    print('|---|---|---|---|---|---|---|')
+    for r in res['runs']:
+        l = r.get('loss_after_steps')
+        if not l: continue
+        cell = lambda k: f"{l['last10_mean_' + k]:.1f} ± {l['last10_sd_' + k] or 0:.1f}" if 'last10_mean_' + k in l else ''
+        cfg = r['preset'] + (f", {r['gru_storage']} GRU" if r.get('gru_storage') else '')
+        print(f"| {r['model']} | {cfg} | {l['steps']} | {len(l['seeds'])} | {cell('official')} | {cell('ours')} | {cell('ours_fast')} |")
+
+
 def main():
+    import sys
+    if '--speed' in sys.argv: return speed()
     print('| model | run | steps | wall (min, all stages) | load avg (1 min) before | held-out figures | file |')
     print('|---|---|---|---|---|---|---|')
     for r in rows(): print('| ' + ' | '.join('' if x is None else str(x) for x in r) + ' |')

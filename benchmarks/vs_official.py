@@ -11,8 +11,12 @@ so both compute the same function. Then, in one process:
   SVQ codebook and EMA sums as parameters);
 - `--check`: one training forward/backward of each under the same seed with dropout off: loss and gradient
   differences (and the strict `load_state_dict` of `official_state_dict` into the official model);
-- training steps alternate (forward, backward, infinity-norm clipping, Adam; which side goes first alternates
-  too), `--warmup` untimed, then `--steps` timed; medians and the ratio ours / official;
+- training steps alternate (forward, backward, infinity-norm clipping, Adam; which side goes first rotates),
+  `--warmup` untimed, then `--steps` timed; medians and the ratio ours / official. objcentric's side uses the
+  trainer's default Adam (fused kernel; `--ours-adam plain` for the official loop); `--fast-noise` adds a third side,
+  the same objcentric model with the fast CPU noise samplers (`TrainConfig(fast_noise=True)`);
+- `--loss-steps N`: each side trained N steps from the same weights on the same sprite batches, once per
+  `--loss-seeds` seed: the loss reached (mean of the last 10 steps), to show that the faster step trains the same model;
 - decoding alternates: the official `reconstruct_autoregressive` (the prior's `sample`) against objcentric's
   KV-cached `reconstruct` (`sample`), `--decode` times each;
 - peak memory: on CUDA the peak allocated during a step above what was allocated before it, and the resident
@@ -22,15 +26,22 @@ so both compute the same function. Then, in one process:
   utilisation against `--peak-tflops` (default: a table of known devices).
 
 Usage (CPU, one thread: the commands of benchmarks/results/vs_official_cpu.json; OFF = the folder of the three checkouts):
-    B="nice -n 10 python benchmarks/vs_official.py --official-dir OFF --threads 1"; OUT=benchmarks/results/vs_official_cpu.json
-    $B --models slate sysbinder svq alp --preset demo --batch-size 8 --steps 5 --warmup 1 --decode 1 --decode-batch 2 \
-       --gru-storage dense grouped --check --memory --out $OUT
-    $B --models slate alp --preset paper --batch-size slate=8 alp=40 --steps 5 --warmup 1 --decode 1 --decode-batch 2 \
+    B="python benchmarks/vs_official.py --official-dir OFF --threads 1 --fast-noise"; OUT=benchmarks/results/vs_official_cpu.json
+    $B --models slate sysbinder --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 \
+       --gru-storage dense grouped --check --memory --loss-steps 100 --loss-seeds 0 1 2 --out $OUT
+    $B --models svq --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 --gru-storage dense \
        --check --memory --out $OUT --merge
-    $B --models sysbinder svq --preset paper --batch-size 1 --steps 2 --warmup 1 --decode 0 --gru-storage dense grouped \
+    $B --models svq --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 --gru-storage grouped \
+       --check --memory --loss-steps 100 --loss-seeds 0 1 --out $OUT --merge
+    $B --models sysbinder svq --preset paper --batch-size 1 --steps 3 --warmup 1 --decode 0 --gru-storage dense grouped \
        --check --memory --out $OUT --merge
-    $B --models svq --preset paper --batch-size 1 --steps 0 --warmup 0 --decode 1 --decode-batch 1 --gru-storage grouped \
-       --out $OUT --merge
+    $B --models alp --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 --check --memory \
+       --loss-steps 100 --loss-seeds 0 1 2 --out $OUT --merge
+    $B --models slate --preset paper --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 --check --memory \
+       --loss-steps 50 --loss-seeds 0 1 --out $OUT --merge
+    $B --models alp --preset paper --batch-size 40 --steps 16 --warmup 1 --decode 1 --decode-batch 2 --check --memory --out $OUT --merge
+The ratio to read is `step_ratio_paired_*`: the median of the per-round ratios (this CPU has slow phases of several
+seconds that slow every side; the two steps of a round share them).
 GPU: benchmarks/gpu_vs_official.sh.
 """
 import argparse, copy, dataclasses, importlib, json, math, os, platform, statistics, subprocess, sys, time, warnings
@@ -42,7 +53,7 @@ import torch.nn as nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from objcentric.core import autocast, count_params
+from objcentric.core import autocast, count_params, fast_noise
 from objcentric.slots import SLATE, SlateConfig
 from objcentric.sysbinder import SysBinder, SysBinderConfig
 from objcentric.svq import SVQ, SVQConfig
@@ -63,9 +74,10 @@ def config(model:str, preset:str):
     if model == 'slate':                      # the official dVAE is 64 wide; no token dropout / implicit gradient there
         return c.replace(dvae_hidden=64, token_dropout=0.0, implicit_grad=False, slot_init='shared')
     if model in ('sysbinder', 'svq'):         # the official CNN has 4 5x5 convolutions; prototype MLP 4 x block; NLoTM: 64/128/256 px
-        c = c.replace(dvae_hidden=64, cnn_layers=4, cnn_kernel=5, token_dropout=0.0, implicit_grad=False, dec_heads=4, coupler_layers=1)
+        c = c.replace(dvae_hidden=64, dvae_norm='none', encoder_input='cnn', cnn_layers=4, cnn_kernel=5, token_dropout=0.0,
+                      implicit_grad=False, dec_heads=4, coupler_layers=1)   # the official CNN reads the image; its dVAE has no norm
         c = dataclasses.replace(c, cnn_downsample=None)                 # (Config.replace keeps a field given None)
-        c = c.replace(image_size=64) if model == 'svq' else c.replace(proto_hidden=4 * c.block_size)
+        c = c.replace(image_size=64, slot_init='per_slot') if model == 'svq' else c.replace(proto_hidden=4 * c.block_size, slot_init='shared')   # NLoTM's learned / SysBinder's shared initial slots
         return c
     return c.replace(mask_blocks=False, ffn_dim=4 * c.d_model)
 
@@ -118,6 +130,7 @@ def our_params_official_way(ours) -> int:
     if isinstance(ours, SysBinder) and ours.cfg.gru_storage == 'grouped':
         g = ours.binder.gru; n += 2 * (g.weight_ih.numel() * g.num_blocks - g.weight_ih.numel())      # the masked-off blocks
     if isinstance(ours, SVQ): n += ours.vq.codebook.numel() + ours.vq.ema_sums.numel()
+    if isinstance(ours, SysBinder) and ours.cfg.slot_init == 'per_slot': n += 2 * ours.cfg.slot_size   # NLoTM's learned init keeps the unused shared mu, sigma
     return n
 
 # ------------------------------------------------------------------ one training step of each side
@@ -144,15 +157,22 @@ def our_loss(model:str, ours, x, step:int):
 
 class Side:
     "One model with its optimizer, precision and clip: `step(x, i)` is one training step"
-    def __init__(self, name, model, net, groups, clip, precision, device, ns, official):
+    def __init__(self, name, model, net, groups, clip, precision, device, ns, official, fused=False, fast=False):
         self.name, self.model, self.net, self.clip, self.precision, self.device, self.ns, self.official = name, model, net, clip, precision, device, ns, official
-        self.opt = torch.optim.Adam(groups)
+        self.fused, self.fast = fused, fast                      # fused Adam kernel; fast CPU noise samplers (objcentric only)
+        self.groups = [dict(g) for g in groups]
+        self.reset_optimizer()
         self.scaler = torch.amp.GradScaler(device.type) if precision == 'fp16' else None
         self.times, self.peak, self.decode_times = [], [], []
 
+    def reset_optimizer(self):
+        "A fresh Adam over the groups (no moments)"
+        gs = [dict(g) for g in self.groups]
+        self.opt = torch.optim.Adam(gs, fused=True) if self.fused else torch.optim.Adam(gs)
+
     def loss(self, x, i):
         tau = _tau(i, self.ns)
-        with autocast(self.precision, self.device):
+        with autocast(self.precision, self.device), fast_noise(self.fast):
             return official_loss(self.model, self.net, x, self.ns, tau) if self.official else our_loss(self.model, self.net, x, i)
 
     def step(self, x, i):
@@ -172,6 +192,14 @@ class Side:
         n += sum(p.grad.numel() * p.grad.element_size() for p in self.net.parameters() if p.grad is not None)
         n += sum(t.numel() * t.element_size() for s in self.opt.state.values() for t in s.values() if torch.is_tensor(t))
         return n
+
+def paired_ratio(ours:list, official:list) -> dict:
+    "Median and quartiles of the per-round ratios ours/official (steadier than the ratio of the medians: see below)"
+    # the two steps of a round run back to back, so a slow phase of the machine slows both
+    r = sorted(a / b for a, b in zip(ours, official))
+    if not r: return {}
+    q = statistics.quantiles(r, n=4) if len(r) > 1 else [r[0]] * 3
+    return dict(median=round(statistics.median(r), 3), q1=round(q[0], 3), q3=round(q[2], 3), rounds=len(r))
 
 def _tau(step, ns):
     from objcentric.dvae import gumbel_tau
@@ -285,13 +313,41 @@ def cpu_memory(a, model, storage) -> dict:
     for which in ('official', 'ours'):
         cmd = [sys.executable, __file__, '--official-dir', str(a.official_dir), '--models', model, '--preset', a.preset, '--batch-size',
                str(a.batch_size), '--gru-storage', storage if storage in ('dense', 'grouped') else 'dense', '--threads', str(a.threads), '--precision', a.precision,
-               '--official-precision', a.official_precision or a.precision, '--memory-child', which]
+               '--official-precision', a.official_precision or a.precision, '--ours-adam', a.ours_adam, '--memory-child', which]
         if a.image_size: cmd += ['--image-size', str(a.image_size)]
         r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(a.threads)))
         if r.returncode: raise RuntimeError(f"memory child failed: {r.stderr[-2000:]}")
         d = json.loads(r.stdout.strip().splitlines()[-1])
         out[which] = dict(d, step_extra_mb=round(d['peak_rss_mb'] - d['build_rss_mb'], 1))
     return out
+
+# ------------------------------------------------------------------ the loss after N steps
+def train_batches(model:str, cfg, B:int, n:int):
+    "`n` training batches shared by every side: sprites at the model's image size (ALP: random block-structured codes)"
+    if model == 'alp': return [make_batch(model, cfg, B, torch.device('cpu'), seed=100 + i) for i in range(n)]
+    from objcentric.data import SpritesDataset
+    ds = SpritesDataset('train', n=B * n, seed=0, image_size=cfg.image_size, min_objects=2, max_objects=3)
+    return [torch.stack([ds[B * i + j]['image'] for j in range(B)]) for i in range(n)]
+
+def loss_comparison(a, model:str, storage:str, dev) -> dict:
+    "Each side trained `--loss-steps` steps from the same weights on the same batches, once per noise seed: mean loss of the last 10 steps"
+    sides, _ = build_sides(a, model, storage, dev)
+    cfg = sides['ours'].net.cfg
+    batches = [b.to(dev) for b in train_batches(model, cfg, a.batch_size, a.loss_steps)]
+    start = {k: copy.deepcopy(s.net.state_dict()) for k, s in sides.items()}
+    out = {k: [] for k in sides}
+    for seed in a.loss_seeds:
+        for k, s in sides.items():
+            s.net.load_state_dict(start[k]); s.reset_optimizer()
+            torch.manual_seed(seed)
+            losses = [s.step(b, i) for i, b in enumerate(batches)]
+            out[k].append(dict(seed=seed, first=round(losses[0], 4), last10=round(statistics.mean(losses[-10:]), 4)))
+    res = dict(steps=a.loss_steps, seeds=list(a.loss_seeds), runs=out)
+    for k, v in out.items():
+        xs = [r['last10'] for r in v]
+        res[f'last10_mean_{k}'] = round(statistics.mean(xs), 4)
+        res[f'last10_sd_{k}'] = round(statistics.stdev(xs), 4) if len(xs) > 1 else None
+    return res
 
 # ------------------------------------------------------------------ building both sides
 def build_sides(a, model, storage, dev, only=None):
@@ -307,14 +363,18 @@ def build_sides(a, model, storage, dev, only=None):
     ns = official_namespace(ours)
     op = a.official_precision or a.precision
     x = make_batch(model, cfg, a.batch_size, dev)
-    if only == 'ours':
-        return dict(ours=Side('ours', model, ours.to(dev).train(), our_groups(model, ours, ns), ns.clip, a.precision, dev, ns, False)), x
+    fused = a.ours_adam == 'fused'
+    if only in ('ours', 'ours_fast'):
+        return {only: Side(only, model, ours.to(dev).train(), our_groups(model, ours, ns), ns.clip, a.precision, dev, ns, False, fused, only == 'ours_fast')}, x
     off = official_model(model, ns, a.official_dir).to(dev).train()
     if only == 'official': return dict(official=Side('official', model, off, official_groups(model, off, ns), ns.clip, op, dev, ns, True)), x
     ours.load_state_dict(convert_official_state_dict(off.state_dict(), ours))     # the official weights, copied across
     ours.to(dev).train()
     sides = dict(official=Side('official', model, off, official_groups(model, off, ns), ns.clip, op, dev, ns, True),
-                 ours=Side('ours', model, ours, our_groups(model, ours, ns), ns.clip, a.precision, dev, ns, False))
+                 ours=Side('ours', model, ours, our_groups(model, ours, ns), ns.clip, a.precision, dev, ns, False, fused))
+    if a.fast_noise:                                              # a second copy of ours, same weights, fast noise samplers
+        twin = cls(cfg); twin.load_state_dict(ours.state_dict()); twin.to(dev).train()   # (a fresh build: a deep copy of a dense
+        sides['ours_fast'] = Side('ours_fast', model, twin, our_groups(model, twin, ns), ns.clip, a.precision, dev, ns, False, fused, True)  # block GRU loses its hooks)
     return sides, x
 
 def run_one(a, model, storage, dev) -> dict:
@@ -336,9 +396,9 @@ def run_one(a, model, storage, dev) -> dict:
         del strict
         row['fidelity'] = check_same_function(model, off, ours, x, sides['official'].ns, dev)
         row['fidelity']['official_state_dict_loads_strictly'] = True
-    order = ('official', 'ours')
+    order = tuple(sides)
     for i in range(a.warmup + a.steps):
-        for name in (order if i % 2 == 0 else order[::-1]):
+        for name in order[i % len(order):] + order[:i % len(order)]:       # which side goes first rotates
             s = sides[name]
             if dev.type == 'cuda': _sync(dev); torch.cuda.reset_peak_memory_stats(dev); base = torch.cuda.memory_allocated(dev)
             _sync(dev); t = time.perf_counter()
@@ -352,19 +412,24 @@ def run_one(a, model, storage, dev) -> dict:
         row[f'step_ms_all_{name}'] = [round(1000 * t, 2) for t in s.times]
         row[f'resident_mb_{name}'] = round(s.resident_bytes() / 2**20, 1)
         if s.peak: row[f'step_peak_mb_{name}'] = round(max(s.peak), 1)
-    if s.times: row['step_ratio_ours_over_official'] = round(row['step_ms_ours'] / row['step_ms_official'], 3)
+    if s.times:
+        row['step_ratio_ours_over_official'] = round(row['step_ms_ours'] / row['step_ms_official'], 3)
+        if 'ours_fast' in sides: row['step_ratio_ours_fast_over_official'] = round(row['step_ms_ours_fast'] / row['step_ms_official'], 3)
+        for name in ('ours', 'ours_fast'):
+            if name in sides: row[f'step_ratio_paired_{name}'] = paired_ratio(sides[name].times, sides['official'].times)
+    row['optimizer_ours'] = 'Adam(fused=True)' if a.ours_adam == 'fused' else 'Adam'
     if a.decode:
         ours.load_state_dict(convert_official_state_dict(off.state_dict(), ours))  # training drew different noise: same weights again
         xd = x[:a.decode_batch]
         for i in range(a.decode):
-            for name in (order if i % 2 == 0 else order[::-1]):
+            for name in (('official', 'ours') if i % 2 == 0 else ('ours', 'official')):
                 dt, out = decode(model, sides[name], xd, dev)
                 sides[name].decode_times.append(dt); sides[name].decoded = out
-        for name, s in sides.items(): row[f'decode_s_{name}'] = round(statistics.median(s.decode_times), 3)
+        for name in ('official', 'ours'): row[f'decode_s_{name}'] = round(statistics.median(sides[name].decode_times), 3)
         row['decode_batch'] = xd.shape[0]
         row['decode_speedup_ours'] = round(row['decode_s_official'] / row['decode_s_ours'], 2)
         if model != 'alp':
-            row['decode_same_images'] = bool(torch.equal(sides['official'].decoded, sides['ours'].decoded))
+            row['decode_same_images'] = bool(torch.equal(sides['official'].decoded, sides['ours'].decoded))   # bit for bit (rounding of the dVAE's output conv aside: see max abs diff)
             row['decode_max_abs_diff'] = float((sides['official'].decoded - sides['ours'].decoded).abs().max())
     if dev.type == 'cuda' or a.flops:
         pk = peak_tflops(dev, a.precision, a.peak_tflops)
@@ -375,6 +440,7 @@ def run_one(a, model, storage, dev) -> dict:
             if pk_s and s.times: row[f'mfu_{name}'] = round(f / (statistics.median(s.times) * pk_s * 1e12), 4)
         row['peak_tflops'] = pk
     if a.memory and dev.type == 'cpu': row['cpu_peak_rss'] = cpu_memory(a, model, storage)
+    if a.loss_steps: row['loss_after_steps'] = loss_comparison(a, model, storage, dev)
     row['loadavg_start'], row['loadavg_end'] = [round(v, 2) for v in load0], [round(v, 2) for v in os.getloadavg()]
     row['wall_s'] = round(time.time() - t_start, 1)
     return row
@@ -391,6 +457,10 @@ def main(argv=None):
     p.add_argument('--decode', type=int, default=1, help='decoding repetitions per side (0: skip)')
     p.add_argument('--decode-batch', type=int, default=2)
     p.add_argument('--gru-storage', nargs='+', default=['dense'], choices=('dense', 'grouped'))
+    p.add_argument('--ours-adam', default='fused', choices=('fused', 'plain'), help="objcentric's Adam: 'fused' (the Trainer's default) or 'plain' (the official one)")
+    p.add_argument('--fast-noise', action='store_true', help='also time a copy of ours with the fast CPU noise samplers (TrainConfig(fast_noise=True))')
+    p.add_argument('--loss-steps', type=int, default=0, help='train each side this many steps from the same weights on the same sprites and compare the loss')
+    p.add_argument('--loss-seeds', type=int, nargs='+', default=[0, 1, 2], help='noise seeds of that comparison')
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'fp16'), help="objcentric's precision")
@@ -425,10 +495,12 @@ def main(argv=None):
             r = run_one(a, model, storage, dev)
             rows.append(r)
             show = {k: r.get(k) for k in ('model', 'preset', 'batch', 'gru_storage', 'precision_ours', 'precision_official', 'params_equal',
-                                          'step_ms_official', 'step_ms_ours', 'step_ratio_ours_over_official', 'decode_s_official',
+                                          'step_ms_official', 'step_ms_ours', 'step_ratio_ours_over_official', 'step_ms_ours_fast',
+                                          'step_ratio_ours_fast_over_official', 'step_ratio_paired_ours', 'step_ratio_paired_ours_fast', 'decode_s_official',
                                           'decode_s_ours', 'decode_speedup_ours', 'loadavg_start')}
             print(json.dumps(show), flush=True)
             if 'fidelity' in r: print('  fidelity', json.dumps(r['fidelity']), flush=True)
+            if 'loss_after_steps' in r: print('  loss', json.dumps({k: v for k, v in r['loss_after_steps'].items() if k != 'runs'}), flush=True)
             if a.out: _write(a, rows)
 
 def _write(a, rows):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from .core import Config, check, save_checkpoint, load_checkpoint, count_params, PretrainedModel, check_images
+from .core import Dropout, Config, check, save_checkpoint, load_checkpoint, count_params, PretrainedModel, check_images
 from .transformer import TransformerDecoder, KVCache, sample_logits
 
 # %% auto #0
@@ -88,7 +88,7 @@ class ALP(PretrainedModel):
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
         self.bos = nn.Parameter(nn.init.xavier_uniform_(torch.empty(1, 1, c.d_model)))
         self.pos = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, c.seq_len, c.d_model), std=1.0, a=-2.0, b=2.0))
-        self.drop = nn.Dropout(c.dropout)
+        self.drop = Dropout(c.dropout)
         self.stack = _prior_stack(c)
         if c.copy_layers:
             for blk in self.stack.blocks[1:]: blk.load_state_dict(self.stack.blocks[0].state_dict())

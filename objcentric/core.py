@@ -5,7 +5,7 @@
 # %% ../nbs/00_core.ipynb #9fdda44e
 from __future__ import annotations
 import dataclasses, json, math, os, random, tempfile, pickle
-from contextlib import nullcontext
+from contextlib import nullcontext, contextmanager
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,8 @@ from fastcore.basics import patch
 __all__ = ['PRECISIONS', 'seed_everything', 'seed_worker', 'torch_generator', 'get_device', 'resolve_precision', 'needs_scaler',
            'autocast', 'ConfigError', 'check', 'Config', 'pick_preset', 'CheckpointError', 'save_checkpoint',
            'load_checkpoint', 'check_state_dict', 'check_images', 'SlotOutput', 'grid_masks', 'PretrainedModel',
-           'read_pretrained_config', 'count_params']
+           'read_pretrained_config', 'count_params', 'set_fast_noise', 'fast_noise_enabled', 'fast_noise',
+           'gumbel_noise', 'drop_mask', 'Dropout']
 
 # %% ../nbs/00_core.ipynb #72dbc61f
 def seed_everything(seed:int, # the one seed of a run
@@ -307,3 +308,69 @@ def count_params(module:nn.Module, # any module
                 ) -> int:
     "Number of (trainable) parameters of `module`."
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable)
+
+# %% ../nbs/00_core.ipynb #845f0828
+_NOISE = dict(fast=False)
+
+def set_fast_noise(enabled:bool=True, # use the fast CPU samplers for Gumbel noise and dropout masks
+                  ) -> bool:
+    "Switch the fast CPU noise samplers on or off for this process; returns the previous setting"
+    if not isinstance(enabled, bool): raise TypeError(f"set_fast_noise: enabled must be True or False, got {enabled!r}")
+    prev, _NOISE['fast'] = _NOISE['fast'], enabled
+    return prev
+
+def fast_noise_enabled() -> bool:
+    "Whether the fast CPU noise samplers are on"
+    return _NOISE['fast']
+
+@contextmanager
+def fast_noise(enabled:bool=True, # the setting inside the block
+              ):
+    "Context manager: the fast CPU noise samplers on (or off) inside the block, the previous setting after it"
+    prev = set_fast_noise(enabled)
+    try: yield
+    finally: set_fast_noise(prev)
+
+# %% ../nbs/00_core.ipynb #01d6c248
+def gumbel_noise(like:torch.Tensor, # the noise takes this tensor's shape and device (float32)
+                 generator:torch.Generator|None=None, # optional RNG
+                ) -> torch.Tensor:
+    "Standard Gumbel noise: -log(E + tiny), E ~ Exp(1) (`exponential_`), or -log(-log U) with `fast_noise` on a CPU"
+    tiny = torch.finfo(torch.float32).tiny
+    if _NOISE['fast'] and like.device.type == 'cpu':
+        u = torch.rand(like.shape, dtype=torch.float32, device=like.device, generator=generator)
+        return u.add_(tiny).log_().neg_().add_(tiny).log_().neg_()
+    e = torch.empty_like(like, dtype=torch.float32).exponential_(generator=generator)
+    return -torch.log(e + tiny)
+
+# %% ../nbs/00_core.ipynb #43aa8b96
+def drop_mask(shape:tuple, # shape of the mask
+              p:float, # probability that an element is dropped (rounded to a multiple of 2**-16)
+              device=None, # device of the mask
+              generator:torch.Generator|None=None, # optional RNG
+             ) -> torch.Tensor:
+    "Bool mask, True (drop) with probability round(p*2**16)/2**16: 16-bit slices of 64-bit random words"
+    if not 0 <= p <= 1: raise ValueError(f"drop_mask: p must be in [0, 1], got {p}")
+    n, k = math.prod(shape), round(p * 65536)
+    if k >= 65536: return torch.ones(shape, dtype=torch.bool, device=device)     # (the threshold would not fit an int16)
+    w = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-2**63, 2**63 - 1, generator=generator)
+    return (w.view(torch.int16)[:n] < k - 32768).view(shape)
+
+# %% ../nbs/00_core.ipynb #ce2fd13f
+class _MaskedScale(torch.autograd.Function):
+    "x * scale with the masked elements zeroed; the gradient is masked and scaled the same way"
+    @staticmethod
+    def forward(ctx, x, drop, scale):
+        ctx.save_for_backward(drop); ctx.scale = scale
+        return x.mul(scale).masked_fill_(drop, 0.0)
+    @staticmethod
+    def backward(ctx, g):
+        drop, = ctx.saved_tensors
+        return g.mul(ctx.scale).masked_fill_(drop, 0.0), None, None
+
+class Dropout(nn.Dropout):
+    "`nn.Dropout` whose masks come from `drop_mask` while `fast_noise` is on (CPU); otherwise `nn.Dropout` itself"
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        "Zero each element with probability p and scale the rest by 1/(1-p) (training); identity in eval mode"
+        if not (self.training and _NOISE['fast'] and 0 < self.p < 1 and x.device.type == 'cpu'): return super().forward(x)
+        return _MaskedScale.apply(x, drop_mask(x.shape, self.p, x.device), 1.0 / (1.0 - self.p))

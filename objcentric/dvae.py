@@ -28,13 +28,25 @@ def _conv_block(cin, cout, k, stride=1, pad=0, norm='group'):
     conv = nn.Conv2d(cin, cout, k, stride, pad, bias=(norm == 'none'))
     nn.init.kaiming_uniform_(conv.weight, nonlinearity='relu')
     if conv.bias is not None: nn.init.zeros_(conv.bias)
-    return nn.Sequential(conv, *([nn.GroupNorm(1, cout)] if norm == 'group' else []), nn.ReLU())
+    return nn.Sequential(conv, *([nn.GroupNorm(1, cout)] if norm == 'group' else []), nn.ReLU(inplace=True))   # (in place: neither backward needs its input)
 
 def _plain_conv(cin, cout):
     "1x1 conv with bias, Xavier-uniform weights and zero bias"
     conv = nn.Conv2d(cin, cout, 1)
     nn.init.xavier_uniform_(conv.weight); nn.init.zeros_(conv.bias)
     return conv
+
+# %% ../nbs/05_dvae.ipynb #d19f21af
+def _shuffled_out_conv(shuffle:nn.PixelShuffle, # the decoder's last PixelShuffle(r)
+                       conv:nn.Conv2d, # the 1x1 output convolution after it
+                       x:Tensor, # input of the shuffle [B, h*r*r, H, W]
+                      ) -> Tensor:
+    "conv(shuffle(x)) computed as shuffle(conv'(x)): the 1x1 conv per sub-pixel group, then the shuffle of its C channels"
+    r = shuffle.upscale_factor; C, h = conv.weight.shape[:2]
+    eye = torch.eye(r * r, dtype=conv.weight.dtype, device=conv.weight.device)
+    w = torch.einsum('oc,kl->okcl', conv.weight[:, :, 0, 0], eye).reshape(C * r * r, h * r * r, 1, 1)
+    b = None if conv.bias is None else conv.bias.repeat_interleave(r * r)
+    return F.pixel_shuffle(F.conv2d(x, w.to(x.dtype), None if b is None else b.to(x.dtype)), r)
 
 # %% ../nbs/05_dvae.ipynb #906dc0de
 class DVAE(nn.Module):
@@ -94,7 +106,9 @@ class DVAE(nn.Module):
         "Images [B,C,4h,4w] (not squashed; clamp for display)"
         if z.ndim != 4 or z.shape[1] != self.vocab_size:
             raise ValueError(f"DVAE.decode: z must be [B,{self.vocab_size},h,w], got shape {tuple(z.shape)}")
-        return self.decoder(z)
+        *body, shuffle, out = self.decoder                                   # (the 1x1 output conv moved before the last shuffle)
+        for m in body: z = m(z)
+        return _shuffled_out_conv(shuffle, out, z)
 
     def tokens_to_onehot(self, tokens:Tensor, # token ids [B,T] in raster order
                          h:int|None=None, # grid height (default: T // w, or square)

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import (Config, ConfigError, check, count_params, check_images, check_state_dict, load_checkpoint,
+from .core import (Dropout, Config, ConfigError, check, count_params, check_images, check_state_dict, load_checkpoint,
                              CheckpointError, SlotOutput, PretrainedModel)
 from .slots import SlotAttention
 from .transformer import TransformerEncoder
@@ -350,7 +350,7 @@ class ProjectionHead(nn.Module):
     def __init__(self, in_dim:int, embed_dim:int=64, hidden:int=256, dropout:float=0.1):
         super().__init__()
         self.proj = nn.Linear(in_dim, embed_dim)
-        self.mlp = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, hidden), nn.ReLU(), nn.Linear(hidden, embed_dim), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, hidden), nn.ReLU(), nn.Linear(hidden, embed_dim), Dropout(dropout))
 
     def forward(self, x:Tensor) -> Tensor:
         "Embed `x` [...,in_dim] -> [...,embed_dim]"

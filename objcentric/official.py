@@ -429,6 +429,8 @@ def official_namespace(model:nn.Module, # an objcentric SLATE, SysBinder, SVQ or
         _refuse(c.cnn_downsample in (None, ds) and model.encoder.resolution == c.image_size // ds, model, 'cnn_downsample',
                 c.cnn_downsample, f'the official {layout} CNN downsamples {c.image_size} px images by {ds}')
         _refuse(layout == 'nlotm' or c.slot_init == 'shared', model, 'slot_init', c.slot_init, "only NLoTM's code has learned initial slots")
+        _refuse(c.slot_init != 'learned', model, 'slot_init', c.slot_init,
+                "the official code samples its initial slots (NLoTM's learned init is 'per_slot': learned means plus noise)")
         f.update(image_size=c.image_size, image_channels=c.img_channels, vocab_size=c.vocab_size, cnn_hidden_size=c.cnn_hidden,
                  d_model=c.d_model, num_slots=c.num_slots, num_iterations=c.num_iters, slot_size=c.slot_size,
                  num_blocks=c.num_blocks, mlp_hidden_size=c.mlp_hidden, num_decoder_layers=c.dec_layers,

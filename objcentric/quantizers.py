@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import torch.distributed as dist
 from torch import Tensor
 from fastcore.basics import patch
+from .core import gumbel_noise
 
 # %% ../nbs/03_quantizers.ipynb #e72d91db
 def sq_dists(x:Tensor, # points [N,D]
@@ -423,8 +424,7 @@ def gumbel_softmax(logits:Tensor, # unnormalised log-probabilities
                   ) -> Tensor:
     "Relaxed one-hot sample softmax((logits+g)/tau), g = -log(Exp(1)); `hard` gives a straight-through one-hot"
     if not isinstance(tau, Tensor) and not tau > 0: raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau}")   # a tensor tau is checked where it is set
-    e = torch.empty_like(logits, dtype=torch.float32).exponential_(generator=generator)
-    g = -torch.log(e + torch.finfo(torch.float32).tiny)
+    g = gumbel_noise(logits, generator)                     # -log(E), E ~ Exp(1); -log(-log U) under `fast_noise` on a CPU
     y = F.softmax((logits.float() + g) / tau, dim=dim).to(logits.dtype)
     if not hard: return y
     y_hard = torch.zeros_like(y).scatter_(dim, y.argmax(dim, keepdim=True), 1.0)

@@ -60,6 +60,7 @@ class RunConfig(Config):
     tokenizer_usage:float = 0.0      # weight of the dVAE's vocabulary-usage term in that stage
     encoder_distill_steps:int = 0    # > 0 (after the tokenizer stage): fit the image encoder to tell the tokenizer's tokens apart first
     encoder_distill_lr:float = 3e-3  # learning rate of that stage
+    fast_noise:bool = False          # draw Gumbel noise and dropout masks with the fast CPU samplers (`TrainConfig.fast_noise`)
 
     def validate(self):
         "Check every field, naming the bad one"
@@ -76,6 +77,7 @@ class RunConfig(Config):
         check(self.half_life is None or self.half_life > 0, 'half_life', self.half_life, 'None or a positive number of steps')
         check(isinstance(self.half_life_start, int) and self.half_life_start >= 0, 'half_life_start', self.half_life_start, 'a non-negative int step')
         check(self.precision in ('auto', 'fp32', 'bf16', 'fp16'), 'precision', self.precision, "'auto', 'fp32', 'bf16' or 'fp16'")
+        check(isinstance(self.fast_noise, bool), 'fast_noise', self.fast_noise, 'True or False')
         check(self.tokenizer_lr > 0 and self.tokenizer_tau > 0 and self.tokenizer_usage >= 0, 'tokenizer_lr', self.tokenizer_lr, 'positive rates and temperature')
         check(not self.encoder_distill_steps or self.tokenizer_steps, 'encoder_distill_steps', self.encoder_distill_steps,
               '0 unless tokenizer_steps > 0 (the stage learns from the frozen tokenizer\'s tokens)')
@@ -308,7 +310,9 @@ def train_tokenizer(model:nn.Module, # a model with a `dvae`
     if not isinstance(dv, DVAE): raise TypeError(f"train_tokenizer: model.dvae must be an objcentric.dvae.DVAE, got {type(dv).__name__}")
     arch = dict(cls=type(dv).__name__, vocab=dv.vocab_size, channels=dv.img_channels, norm=dv.norm,
                 widths=[tuple(p.shape) for p in dv.parameters()])
-    key = _key('tokenizer/2', arch, data_key, {k: getattr(run, k) for k in ('tokenizer_steps', 'tokenizer_lr', 'tokenizer_batch', 'tokenizer_tau', 'tokenizer_usage')})
+    stage = {k: getattr(run, k) for k in ('tokenizer_steps', 'tokenizer_lr', 'tokenizer_batch', 'tokenizer_tau', 'tokenizer_usage')}
+    if run.fast_noise: stage['fast_noise'] = True                  # (other noise, another tokenizer; the default keeps its old key)
+    key = _key('tokenizer/2', arch, data_key, stage)
     folder = cache_root(cache_dir) / 'tokenizers' / key
     f, sf = folder / 'dvae.safetensors', folder / 'stats.json'
     cached = f.is_file() and sf.is_file()
@@ -321,7 +325,7 @@ def train_tokenizer(model:nn.Module, # a model with a `dvae`
         dv.requires_grad_(True)
         bs = min(run.tokenizer_batch, len(train_ds))
         tcfg = TrainConfig(steps=run.tokenizer_steps, batch_size=bs, lr=run.tokenizer_lr, out_dir=str(folder), device=str(device),
-                           precision='fp32', progress=progress, ckpt_every=500, log_every=50, seed=0)
+                           precision='fp32', progress=progress, ckpt_every=500, log_every=50, seed=0, fast_noise=run.fast_noise)
         tr = Trainer(_TokenizerStage(dv, run.tokenizer_tau, run.tokenizer_usage), tcfg, train_ds)
         h = tr.fit()
         tmp = folder / '.dvae.safetensors.tmp'
@@ -509,7 +513,7 @@ def train_config(ctx:RunContext, steps:int|None=None) -> TrainConfig:
     return TrainConfig(steps=steps or r.steps, batch_size=r.batch_size, lr=r.lr, seed=ctx.seed, out_dir=str(ctx.out_dir), device=ctx.device,
                        precision=r.precision, resume=ctx.resume, eval_every=r.eval_every, ckpt_every=r.ckpt_every, log_every=r.log_every,
                        clip_norm=r.clip_norm, clip_norm_type=r.clip_norm_type, progress=ctx.progress,
-                       time_limit_s=None if r.time_limit_min is None else 60 * r.time_limit_min)
+                       time_limit_s=None if r.time_limit_min is None else 60 * r.time_limit_min, fast_noise=r.fast_noise)
 
 def _data_key(ctx:RunContext) -> dict:
     r = ctx.run_cfg

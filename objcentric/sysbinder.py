@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import Config, ConfigError, check, count_params, check_images, SlotOutput, PretrainedModel, grid_masks
+from .core import Dropout, Config, ConfigError, check, count_params, check_images, SlotOutput, PretrainedModel, grid_masks
 from .dvae import DVAE, gumbel_tau
 from .transformer import TransformerDecoder, TransformerEncoder, autoregressive_generate
 
@@ -226,6 +226,7 @@ class BlockSlotAttention(nn.Module):
         if slot_init not in ('shared', 'per_slot', 'learned'): raise ValueError(f"BlockSlotAttention: slot_init must be 'shared', 'per_slot' or 'learned', got {slot_init!r}")
         self.num_iters, self.num_slots, self.slot_size, self.num_blocks, self.eps = num_iters, num_slots, slot_size, num_blocks, eps
         self.slot_init, self.implicit_grad = slot_init, implicit_grad
+        self.fold_kv = input_size < slot_size   # fold W_k into the queries and W_v after the weighted mean (the same products, fewer)
         self.norm_inputs, self.norm_slots = nn.LayerNorm(input_size), nn.LayerNorm(slot_size)
         self.to_q = nn.Linear(slot_size, slot_size, bias=False)
         self.to_k = nn.Linear(input_size, slot_size, bias=False)
@@ -260,8 +261,8 @@ class BlockSlotAttention(nn.Module):
             raise ValueError(f"BlockSlotAttention: inputs must be [B,L,{self.norm_inputs.normalized_shape[0]}], got {tuple(inputs.shape)}")
         B, L, _ = inputs.shape
         x = self.norm_inputs(inputs)
-        k = self.to_k(x) * self.slot_size ** -0.5
-        v = self.to_v(x)
+        if self.fold_kv: k = v = x                                           # W_k, W_v are applied per iteration on N rows
+        else: k, v = self.to_k(x) * self.slot_size ** -0.5, self.to_v(x)
         slots = self.init_slots(B, generator) if slots_init is None else slots_init
         if slots.shape != (B, self.num_slots, self.slot_size):
             raise ValueError(f"BlockSlotAttention: slots_init must be [{B},{self.num_slots},{self.slot_size}], got {tuple(slots.shape)}")
@@ -278,10 +279,13 @@ class BlockSlotAttention(nn.Module):
         "One iteration: spatial binding (slot competition), block GRU, block MLP, bottleneck"
         B, N = slots.shape[:2]
         q = self.to_q(self.norm_slots(slots))
-        attn = torch.einsum('bld,bnd->bln', k, q.to(k.dtype)).softmax(-1)          # softmax over slots
+        if self.fold_kv: q = (q @ self.to_k.weight.to(q.dtype)) * self.slot_size ** -0.5   # (x W_k^T) q^T = x (q W_k)^T
+        attn = torch.bmm(k, q.to(k.dtype).transpose(1, 2)).softmax(-1)      # [B,L,N], softmax over slots
         w = attn + self.eps
         w = w / w.sum(1, keepdim=True)                                       # weighted mean over inputs
-        updates = torch.einsum('bln,bld->bnd', w, v)
+        updates = torch.bmm(w.transpose(1, 2), v)                            # (bmm, not einsum: the gradients of k and v
+                                                                             #  come back dense and accumulate in place)
+        if self.fold_kv: updates = F.linear(updates, self.to_v.weight.to(updates.dtype))   # w^T (x W_v^T) = (w^T x) W_v^T
         slots = self.gru(updates.reshape(B * N, -1), slots.reshape(B * N, -1).to(updates.dtype)).view(B, N, -1)
         slots = slots + self.mlp(slots)
         aux = {}
@@ -336,7 +340,7 @@ class ImageEncoder(nn.Module):
             if i < layers - 1: nn.init.kaiming_uniform_(c.weight, nonlinearity='relu')
             else: nn.init.xavier_uniform_(c.weight)
             nn.init.zeros_(c.bias)
-            convs += [c] + ([nn.ReLU()] if i < layers - 1 else [])
+            convs += [c] + ([nn.ReLU(inplace=True)] if i < layers - 1 else [])   # (in place: the conv's backward does not need its output)
             cin = cout
         self.cnn = nn.Sequential(*convs)
         self.resolution = image_size // downsample
@@ -413,7 +417,7 @@ class TokenDecoder(nn.Module):
         self.dictionary = nn.Embedding(vocab_size, d_model)              # N(0, 1), as the reference
         self.bos = nn.Parameter(torch.empty(1, 1, d_model)); nn.init.xavier_uniform_(self.bos)
         self.pos = nn.Parameter(torch.empty(1, 1 + num_tokens, d_model)); nn.init.trunc_normal_(self.pos, std=1.0, a=-2.0, b=2.0)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.tf = TransformerDecoder(num_layers, d_model, num_heads, dropout=dropout, max_len=1 + num_tokens)
         self.head = nn.Linear(d_model, vocab_size, bias=False); nn.init.xavier_uniform_(self.head.weight)
 

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from fastcore.basics import patch
 from .core import (Config, ConfigError, check, CheckpointError, PRECISIONS, seed_everything, seed_worker,
                              torch_generator, get_device, resolve_precision, needs_scaler, autocast,
-                             save_checkpoint, load_checkpoint, check_state_dict)
+                             save_checkpoint, load_checkpoint, check_state_dict, fast_noise)
 
 # %% auto #0
 __all__ = ['TrainConfig', 'linear_warmup', 'half_life', 'cosine_decay', 'compose', 'PlateauHalver', 'ParamGroup', 'grad_norm',
@@ -51,6 +51,7 @@ class TrainConfig(Config):
     time_limit_s: float|None = None # stop (evaluate, checkpoint) once the training time, summed over resumes, reaches this
     fused_adam: bool|None = None # the default Adam's fused kernel (None: on CPU and CUDA; 6x faster than the per-tensor loop on CPU); an opt_fn given wins
     channels_last: bool = False # put the model in channels-last memory format (can speed up convolutions on GPUs)
+    fast_noise: bool = False # training steps draw Gumbel noise and dropout masks with the fast CPU samplers (`objcentric.core.fast_noise`)
 
     def validate(self):
         "Check every field; the `ConfigError` names the first bad one."
@@ -70,7 +71,7 @@ class TrainConfig(Config):
         try: get_device(self.device)
         except ValueError as e: raise ConfigError('device', self.device, f"'auto', 'cpu' or an available 'cuda[:i]' ({e})") from None
         check(self.precision in PRECISIONS, 'precision', self.precision, f"one of {PRECISIONS}")
-        for k in ('resume', 'compile', 'deterministic', 'progress', 'find_unused_parameters', 'channels_last'):
+        for k in ('resume', 'compile', 'deterministic', 'progress', 'find_unused_parameters', 'channels_last', 'fast_noise'):
             check(isinstance(getattr(self, k), bool), k, getattr(self, k), 'True or False')
         for k in ('eval_every', 'ckpt_every', 'num_workers'):
             check(nonneg_int(getattr(self, k)), k, getattr(self, k), 'a non-negative int (0 = off/end only)')
@@ -496,7 +497,8 @@ def _train_step(self:Trainer, micro:list) -> float:
         for g, pg in zip(self.opt_groups[n], opt.param_groups): pg['lr'] = g.lr_at(s)
     several, res, bad = len(self.opts) > 1, {}, False
     for n, opt in self.opts.items():
-        loss_v, gn_v, logs = self._grads(micro, opt, self.opt_params[n], dict(optimizer=n) if several else {})
+        with fast_noise(cfg.fast_noise):
+            loss_v, gn_v, logs = self._grads(micro, opt, self.opt_params[n], dict(optimizer=n) if several else {})
         skip = not math.isfinite(loss_v)
         if self.scaler.is_enabled():
             if not skip:

@@ -10,11 +10,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from .core import Dropout, drop_mask, fast_noise_enabled
 
 # %% auto #0
-__all__ = ['MultiHeadAttention', 'KVCache', 'FeedForward', 'TransformerBlock', 'load_torch_encoder_layer', 'TransformerDecoder',
-           'TransformerEncoder', 'LearnedPositionalEmbedding', 'filter_logits', 'sample_logits',
-           'autoregressive_generate', 'GEGLUFeedForward', 'PerceiverCrossAttention', 'fourier_features']
+__all__ = ['MultiHeadAttention', 'attention_fast_dropout', 'KVCache', 'FeedForward', 'TransformerBlock',
+           'load_torch_encoder_layer', 'TransformerDecoder', 'TransformerEncoder', 'LearnedPositionalEmbedding',
+           'filter_logits', 'sample_logits', 'autoregressive_generate', 'GEGLUFeedForward', 'PerceiverCrossAttention',
+           'fourier_features']
 
 # %% ../nbs/04_transformer.ipynb #0b51562d
 class MultiHeadAttention(nn.Module):
@@ -35,7 +37,7 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(kdim, d_model, bias=bias)
         self.v_proj = nn.Linear(kdim, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.out_drop = nn.Dropout(dropout)
+        self.out_drop = Dropout(dropout)
         self.reset_parameters(init, out_gain)
 
     def reset_parameters(self, init:str='xavier', out_gain:float=1.0):
@@ -60,8 +62,10 @@ class MultiHeadAttention(nn.Module):
 
     def attend(self, q:Tensor, k:Tensor, v:Tensor, causal:bool=False, attn_mask:Tensor|None=None) -> Tensor:
         "Scaled dot-product attention of head-split `q` on `k`,`v`, merged and projected: [B,T,D]"
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=causal and attn_mask is None,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        if self.training and self.dropout > 0 and q.device.type == 'cpu' and fast_noise_enabled():
+            o = attention_fast_dropout(q, k, v, self.dropout, causal and attn_mask is None, attn_mask)
+        else: o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=causal and attn_mask is None,
+                                                 dropout_p=self.dropout if self.training else 0.0)
         B, H, T, Dh = o.shape
         return self.out_drop(self.out_proj(o.transpose(1, 2).reshape(B, T, H*Dh)))
 
@@ -74,6 +78,26 @@ class MultiHeadAttention(nn.Module):
         "Attention from `x` to `context` (or to itself): [B,T,D]"
         k, v = kv if kv is not None else self.project_kv(x if context is None else context)
         return self.attend(self.split_heads(self.q_proj(x)), k, v, causal, attn_mask)
+
+# %% ../nbs/04_transformer.ipynb #3054a936
+def attention_fast_dropout(q:Tensor, # queries [B,H,T,d]
+                           k:Tensor, # keys [B,H,S,d]
+                           v:Tensor, # values [B,H,S,d]
+                           p:float, # dropout probability of the attention weights
+                           causal:bool=False, # causal mask (T == S)
+                           attn_mask:Tensor|None=None, # bool (True = may attend) or additive float mask, [T,S] or [B,H,T,S]
+                          ) -> Tensor:
+    "softmax(q k^T/sqrt(d) + mask) with dropout (mask from `drop_mask`) times v: [B,H,T,d]"
+    B, H, T, d = q.shape; S = k.shape[2]
+    bias = None
+    if causal: bias = torch.zeros(T, S, dtype=q.dtype, device=q.device).masked_fill_(torch.ones(T, S, dtype=torch.bool, device=q.device).triu_(1), float('-inf'))
+    elif attn_mask is not None:
+        bias = torch.zeros(attn_mask.shape, dtype=q.dtype, device=q.device).masked_fill_(~attn_mask, float('-inf')) if attn_mask.dtype == torch.bool else attn_mask.to(q.dtype)
+        if bias.dim() == 4: bias = bias.expand(B, H, T, S).reshape(B * H, T, S)
+    qq, kk = q.reshape(B * H, T, d), k.reshape(B * H, S, d)
+    s = torch.baddbmm(bias, qq, kk.transpose(1, 2), alpha=d ** -0.5) if bias is not None else torch.bmm(qq, kk.transpose(1, 2)).mul_(d ** -0.5)
+    a = s.softmax(-1).masked_fill(drop_mask(s.shape, p, s.device), 0.0)
+    return torch.bmm(a, v.reshape(B * H, S, d)).mul_(1.0 / (1.0 - p)).view(B, H, T, d)
 
 # %% ../nbs/04_transformer.ipynb #0d1c3c88
 class KVCache:
@@ -134,8 +158,8 @@ class FeedForward(nn.Module):
         if activation not in _ACTS: raise ValueError(f"activation must be one of {list(_ACTS)}, got {activation!r}")
         self.act = _ACTS[activation]
         self.lin1, self.lin2 = nn.Linear(d_model, ffn_dim), nn.Linear(ffn_dim, d_model)
-        self.inner = nn.Dropout(dropout if inner_dropout else 0.0)
-        self.drop = nn.Dropout(dropout)
+        self.inner = Dropout(dropout if inner_dropout else 0.0)
+        self.drop = Dropout(dropout)
         if init == 'xavier':
             nn.init.kaiming_uniform_(self.lin1.weight, nonlinearity='relu')
             nn.init.xavier_uniform_(self.lin2.weight, gain=out_gain)
@@ -321,7 +345,7 @@ class LearnedPositionalEmbedding(nn.Module):
         super().__init__()
         self.pe = nn.Parameter(torch.empty(1, max_len, d_model))
         nn.init.trunc_normal_(self.pe, std=1.0, a=-2.0, b=2.0)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self,
                 x:Tensor,        # inputs [B,T,D]
@@ -427,7 +451,7 @@ class GEGLUFeedForward(nn.Module):
     "Perceiver FFN: Linear(d, 2*mult*d) -> a*GELU(g) -> Linear(mult*d, d) -> Dropout"
     def __init__(self, dim:int, mult:int=4, dropout:float=0.0):
         super().__init__()
-        self.lin1, self.lin2, self.drop = nn.Linear(dim, 2*mult*dim), nn.Linear(mult*dim, dim), nn.Dropout(dropout)
+        self.lin1, self.lin2, self.drop = nn.Linear(dim, 2*mult*dim), nn.Linear(mult*dim, dim), Dropout(dropout)
 
     def forward(self, x:Tensor) -> Tensor:
         "GEGLU feed-forward of `x` [...,dim]"

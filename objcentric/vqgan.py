@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import (Config, check, count_params, check_images, check_state_dict, load_checkpoint, CheckpointError,
+from .core import (Dropout, Config, check, count_params, check_images, check_state_dict, load_checkpoint, CheckpointError,
                              PretrainedModel)
 from .quantizers import VectorQuantizer, CodeSearch, EMAUpdate, Revival, QuantOut
 
@@ -35,7 +35,7 @@ class ResnetBlock(nn.Module):
                 ):
         super().__init__()
         self.norm1, self.conv1 = _norm(in_ch, groups), nn.Conv2d(in_ch, out_ch, 3, 1, 1)
-        self.norm2, self.drop, self.conv2 = _norm(out_ch, groups), nn.Dropout(dropout), nn.Conv2d(out_ch, out_ch, 3, 1, 1)
+        self.norm2, self.drop, self.conv2 = _norm(out_ch, groups), Dropout(dropout), nn.Conv2d(out_ch, out_ch, 3, 1, 1)
         self.nin_shortcut = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else None
 
     def forward(self, x:Tensor) -> Tensor:

@@ -150,7 +150,8 @@ def test_model_encode_and_decode_unchanged(name):
     else: e = m.encode(x, generator=torch.Generator().manual_seed(3))
     close(e.slots, rec['encode']['slots'], f'{name} slots'); close(e.attn, rec['encode']['attn'], f'{name} attention')
     if name == 'svq': assert torch.equal(e.indices, rec['encode']['indices'])
-    assert torch.equal(m.decode(e.slots), rec['decode']), f'{name}: greedy decode differs'
+    d = m.decode(e.slots)                          # the greedy tokens are the recorded ones; the dVAE's output conv now runs
+    close(d, rec['decode'], f'{name}: greedy decode')   # before its last pixel shuffle (same products, other order): images to rounding
 
 
 def test_dvae_unchanged():
