@@ -33,7 +33,7 @@ Usage (CPU, one thread: the commands of benchmarks/results/vs_official_cpu.json;
        --check --memory --out $OUT --merge
     $B --models svq --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 --gru-storage grouped \
        --check --memory --loss-steps 100 --loss-seeds 0 1 --out $OUT --merge
-    $B --models sysbinder svq --preset paper --batch-size 1 --steps 3 --warmup 1 --decode 0 --gru-storage dense grouped \
+    $B --models sysbinder svq --preset paper --batch-size 1 --steps 6 --warmup 1 --decode 0 --gru-storage dense grouped \
        --check --memory --out $OUT --merge
     $B --models alp --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 --check --memory \
        --loss-steps 100 --loss-seeds 0 1 2 --out $OUT --merge
