@@ -32,16 +32,6 @@ def rows():
                    f'`{f.name}`')
 
 
-def _paired(r, name):
-    "The paired ratio of `vs_official.py` (median and quartiles of the per-round ratios), computed from the step lists if absent"
-    if f'step_ratio_paired_{name}' in r: return r[f'step_ratio_paired_{name}']
-    import statistics
-    x = sorted(a / b for a, b in zip(r.get(f'step_ms_all_{name}') or [], r['step_ms_all_official']))
-    if not x: return None
-    q = statistics.quantiles(x, n=4) if len(x) > 1 else [x[0]] * 3
-    return dict(median=round(statistics.median(x), 3), q1=round(q[0], 3), q3=round(q[2], 3), rounds=len(x))
-
-
 def speed(path=OUT / 'results' / 'vs_official_cpu.json'):
     "Markdown tables of the step times, ratios and losses of vs_official.py"
     res = json.loads(Path(path).read_text())
@@ -55,7 +45,7 @@ def speed(path=OUT / 'results' / 'vs_official_cpu.json'):
         dec = f"{r['decode_speedup_ours']}x" if r.get('decode_speedup_ours') else ''
         eq = f"{r['params_official']:,}" + ('' if r['params_equal'] else ' (differ!)')
         print(f"| {r['model']} | {cfg} | {r['batch']} | {eq} | {r['step_ms_official']:,.0f} | {r['step_ms_ours']:,.0f} | "
-              f"{rt(_paired(r, 'ours'))} | {'' if fast is None else f'{fast:,.0f}'} | {rt(_paired(r, 'ours_fast'))} | {dec} | {r['loadavg_start'][0]} |")
+              f"{rt(r.get('step_ratio_paired_ours'))} | {'' if fast is None else f'{fast:,.0f}'} | {rt(r.get('step_ratio_paired_ours_fast'))} | {dec} | {r['loadavg_start'][0]} |")
     print()
     print('| model | config | steps | seeds | loss reached: official | ours | ours + fast noise |')
     print('|---|---|---|---|---|---|---|')

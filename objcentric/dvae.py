@@ -28,7 +28,7 @@ def _conv_block(cin, cout, k, stride=1, pad=0, norm='group'):
     conv = nn.Conv2d(cin, cout, k, stride, pad, bias=(norm == 'none'))
     nn.init.kaiming_uniform_(conv.weight, nonlinearity='relu')
     if conv.bias is not None: nn.init.zeros_(conv.bias)
-    return nn.Sequential(conv, *([nn.GroupNorm(1, cout)] if norm == 'group' else []), nn.ReLU(inplace=True))   # (in place: neither backward needs its input)
+    return nn.Sequential(conv, *([nn.GroupNorm(1, cout)] if norm == 'group' else []), nn.ReLU(inplace=True))   # (in place: the conv's and GroupNorm's backward do not need the tensor it overwrites)
 
 def _plain_conv(cin, cout):
     "1x1 conv with bias, Xavier-uniform weights and zero bias"
