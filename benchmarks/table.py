@@ -32,6 +32,15 @@ def rows():
                    f'`{f.name}`')
 
 
+def config_label(r) -> str:
+    "The preset, with the GRU storage (SysBinder, SVQ), the token grid (Visual GPT) or the adversarial phase (VQ-GAN)"
+    c = r.get('config', {})
+    extra = [f"{r['gru_storage']} GRU"] if r.get('gru_storage') else []
+    if r['model'] == 'vgpt': extra.append(f"{c['grid'][0]}x{c['grid'][1]} tokens")
+    if r['model'] == 'vqgan': extra.append('GAN phase' if c.get('disc_start') == 0 else 'before the GAN starts')
+    return ', '.join([r['preset']] + extra)
+
+
 def speed(path=OUT / 'results' / 'vs_official_cpu.json'):
     "Markdown tables of the step times, ratios and losses of vs_official.py"
     res = json.loads(Path(path).read_text())
@@ -40,20 +49,23 @@ def speed(path=OUT / 'results' / 'vs_official_cpu.json'):
     rt = lambda p: '' if not p else f"**{p['median']:.2f}** ({p['q1']:.2f}-{p['q3']:.2f})"
     for r in res['runs']:
         if not r.get('step_ms_official'): continue
-        cfg = r['preset'] + (f", {r['gru_storage']} GRU" if r.get('gru_storage') else '')
+        cfg = config_label(r)
         fast = r.get('step_ms_ours_fast')
         dec = f"{r['decode_speedup_ours']}x" if r.get('decode_speedup_ours') else ''
         eq = f"{r['params_official']:,}" + ('' if r['params_equal'] else ' (differ!)')
         print(f"| {r['model']} | {cfg} | {r['batch']} | {eq} | {r['step_ms_official']:,.0f} | {r['step_ms_ours']:,.0f} | "
               f"{rt(r.get('step_ratio_paired_ours'))} | {'' if fast is None else f'{fast:,.0f}'} | {rt(r.get('step_ratio_paired_ours_fast'))} | {dec} | {r['loadavg_start'][0]} |")
+        if r.get('step_ms_ours_cached'):                       # NSI: objcentric's step on cached backbone features
+            print(f"| {r['model']} | {cfg}, ours on cached features | {r['batch']} | | {r['step_ms_official']:,.0f} | {r['step_ms_ours_cached']:,.0f} | "
+                  f"{rt(r.get('step_ratio_paired_ours_cached'))} | | | | {r['loadavg_start'][0]} |")
     print()
     print('| model | config | steps | seeds | loss reached: official | ours | ours + fast noise |')
     print('|---|---|---|---|---|---|---|')
     for r in res['runs']:
         l = r.get('loss_after_steps')
         if not l: continue
-        cell = lambda k: f"{l['last10_mean_' + k]:.1f} ± {l['last10_sd_' + k] or 0:.1f}" if 'last10_mean_' + k in l else ''
-        cfg = r['preset'] + (f", {r['gru_storage']} GRU" if r.get('gru_storage') else '')
+        cell = lambda k: f"{l['last10_mean_' + k]:.4g} ± {l['last10_sd_' + k] or 0:.2g}" if 'last10_mean_' + k in l else ''
+        cfg = config_label(r)
         print(f"| {r['model']} | {cfg} | {l['steps']} | {len(l['seeds'])} | {cell('official')} | {cell('ours')} | {cell('ours_fast')} |")
 
 

@@ -1,31 +1,43 @@
-"""Benchmark: objcentric's SLATE / SysBinder / SVQ / ALP side by side with the official code, same weights.
+"""Benchmark: objcentric's models side by side with the official code, same weights (SLATE, SysBinder, SVQ, ALP, VCT, Visual GPT, NSI; VQ-GAN same configuration).
 
-For each model the official model is built from a local checkout of its public repository (`--official-dir`
-holding `slate/` = singhgautam/slate, `sysbinder/` = singhgautam/sysbinder, `nlotm/` = yfw/nlotm, e.g.
-`git clone https://github.com/yfw/nlotm OFF/nlotm`; measured at 06f63c5 / bd9d2a7 / 0b4fb68; not vendored, not needed by
-the tests) with the flags `objcentric.official.official_namespace` gives for objcentric's model at the same
-configuration; the official weights are copied into objcentric's model with the converter (`convert_official_state_dict`),
-so both compute the same function. Then, in one process:
+For each model the official model is built from a local checkout of its public repository (`--official-dir` holding
+`slate/` = singhgautam/slate, `sysbinder/` = singhgautam/sysbinder, `nlotm/` = yfw/nlotm, `vct/` = ThomasMrY/VCT,
+`visual-gpt/` = yzGuu830/visual-gpt, `neural-slot-interpreters/` = jha-lab/neural-slot-interpreters, e.g.
+`git clone https://github.com/yfw/nlotm OFF/nlotm`; measured at 06f63c5 / bd9d2a7 / 0b4fb68 / c19b8c8 / 2975e6f / 0e49e6d;
+not vendored, not needed by the tests). SLATE / SysBinder / SVQ / ALP get the flags `objcentric.official.official_namespace`
+gives for objcentric's model at the same configuration and the converter `convert_official_state_dict`; the newer
+models have their key maps here (`vct_key_map`, `vgpt_official_state_dict`, `nsi_key_map`), so both sides compute the
+same function. What each official side needs beyond torch: VCT imports gin-config; Visual GPT is HuggingFace's GPT-2
+(`pip install transformers`; its tokenizer is replaced by a pass-through, both sides train on the same tokens); NSI's
+DINO ViT-B/8 is built by timm without the hub download (its `models.model_utils` import is pointed at `models/utils.py`,
+and `SymmetricCELoss`'s `.cuda()` labels follow the data). VCT's two sides read the same VQ-VAE, trained here for
+`--vct-tokenizer-steps` steps (at random init every image takes the same codes and the official swap loss keeps no
+row). The VQ-GAN is not the same function on the two sides (objcentric feeds the networks [-1,1], Visual-GPT [0,1],
+with zero padding): same configuration and parameter count, own initialisation, and the check compares the tensor
+shapes. Then, in one process:
 
 - parameter counts are checked to be equal (trainable parameters, counted the official way: dense block GRU,
   SVQ codebook and EMA sums as parameters);
 - `--check`: one training forward/backward of each under the same seed with dropout off: loss and gradient
   differences (and the strict `load_state_dict` of `official_state_dict` into the official model);
-- training steps alternate (forward, backward, infinity-norm clipping, Adam; which side goes first rotates),
+- training steps alternate (forward, backward, the official clipping, the official optimizer; which side goes first rotates;
+  VQ-GAN: the generator's Adam step, then with `--gan` the discriminator's),
   `--warmup` untimed, then `--steps` timed; medians and the ratio ours / official. objcentric's side uses the
   trainer's default Adam (fused kernel; `--ours-adam plain` for the official loop); `--fast-noise` adds a third side,
-  the same objcentric model with the fast CPU noise samplers (`TrainConfig(fast_noise=True)`);
+  the same objcentric model with the fast CPU noise samplers (`TrainConfig(fast_noise=True)`); NSI adds `ours_cached`, objcentric's
+  step on precomputed backbone features (how its recipe trains: the official code runs the frozen ViT every step);
 - `--loss-steps N`: each side trained N steps from the same weights on the same sprite batches, once per
   `--loss-seeds` seed: the loss reached (mean of the last 10 steps), to show that the faster step trains the same model;
-- decoding alternates: the official `reconstruct_autoregressive` (the prior's `sample`) against objcentric's
-  KV-cached `reconstruct` (`sample`), `--decode` times each;
+- decoding alternates: the official `reconstruct_autoregressive` (the prior's `sample`; Visual GPT: `CondVisualGPT.sample`,
+  HuggingFace's KV-cached `generate` with top-k 100; VCT, VQ-GAN: reconstruction) against objcentric's KV-cached
+  `reconstruct` (`sample`, `generate`), `--decode` times each; Visual GPT also decodes greedily once to compare the tokens;
 - peak memory: on CUDA the peak allocated during a step above what was allocated before it, and the resident
   parameters + gradients + optimizer state of each side; on CPU with `--memory` the peak RSS of a child process
   that builds one side alone and runs two steps;
 - on CUDA (or with `--flops`) the FLOPs of one training step (`torch.utils.flop_counter`) and the model FLOPs
   utilisation against `--peak-tflops` (default: a table of known devices).
 
-Usage (CPU, one thread: the commands of benchmarks/results/vs_official_cpu.json; OFF = the folder of the three checkouts):
+Usage (CPU, one thread: the commands of benchmarks/results/vs_official_cpu.json; OFF = the folder of the checkouts):
     B="python benchmarks/vs_official.py --official-dir OFF --threads 1 --fast-noise"; OUT=benchmarks/results/vs_official_cpu.json
     $B --models slate sysbinder --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 \
        --gru-storage dense grouped --check --memory --loss-steps 100 --loss-seeds 0 1 2 --out $OUT
@@ -40,6 +52,19 @@ Usage (CPU, one thread: the commands of benchmarks/results/vs_official_cpu.json;
     $B --models slate --preset paper --batch-size 8 --steps 20 --warmup 2 --decode 1 --decode-batch 2 --check --memory \
        --loss-steps 50 --loss-seeds 0 1 --out $OUT --merge
     $B --models alp --preset paper --batch-size 40 --steps 16 --warmup 1 --decode 1 --decode-batch 2 --check --memory --out $OUT --merge
+    $B --models vct --preset demo --batch-size 8 --steps 20 --warmup 2 --decode 3 --decode-batch 8 --check --memory \
+       --loss-steps 100 --loss-seeds 0 1 2 --out $OUT --merge
+    $B --models vgpt --preset demo --batch-size 16 --steps 30 --warmup 3 --decode 5 --decode-batch 8 --check --memory \
+       --loss-steps 100 --loss-seeds 0 1 2 --out $OUT --merge
+    $B --models vct --preset paper --batch-size 8 --steps 10 --warmup 1 --decode 3 --decode-batch 8 --check --memory --out $OUT --merge
+    $B --models vgpt --preset paper --grid 16 16 --batch-size 4 --steps 6 --warmup 1 --decode 2 --decode-batch 8 --check --memory \
+       --out $OUT --merge
+    B="python benchmarks/vs_official.py --official-dir OFF --threads 1"     # (no dropout in these: fast noise changes nothing)
+    $B --models vqgan --preset demo [--gan] --batch-size 8 --steps 20 --warmup 2 --decode 3 --decode-batch 8 --check --memory --out $OUT --merge
+    $B --models vqgan --preset paper [--gan] --batch-size 2 --steps 6 --warmup 1 --decode 1 --decode-batch 2 --check --memory --out $OUT --merge
+    $B --models nsi --preset demo --batch-size 8 --steps 6 --warmup 1 --check --memory --out $OUT --merge
+    $B --models nsi --preset paper --batch-size 4 --steps 4 --warmup 1 --check --out $OUT --merge
+(the Visual GPT rows need `transformers` on the path; it is not an objcentric dependency).
 The ratio to read is `step_ratio_paired_*`: the median of the per-round ratios (this CPU has slow phases of several
 seconds that slow every side; the two steps of a round share them).
 GPU: benchmarks/gpu_vs_official.sh.
@@ -58,19 +83,36 @@ from objcentric.slots import SLATE, SlateConfig
 from objcentric.sysbinder import SysBinder, SysBinderConfig
 from objcentric.svq import SVQ, SVQConfig
 from objcentric.alp import ALP, ALPConfig
+from objcentric.vct import VCT, VCTConfig
+from objcentric.visual_gpt import VisualGPT, VisualGPTConfig
+from objcentric.vqgan import VQGAN, VQGANConfig
+from objcentric.nsi import NSI, NSIConfig
 from objcentric.official import official_namespace, official_state_dict, convert_official_state_dict
 
-MODELS = ('slate', 'sysbinder', 'svq', 'alp')
-REPO = dict(slate='slate', sysbinder='sysbinder', svq='nlotm', alp='nlotm')
+MODELS = ('slate', 'sysbinder', 'svq', 'alp', 'vct', 'vgpt', 'vqgan', 'nsi')
+REPO = dict(slate='slate', sysbinder='sysbinder', svq='nlotm', alp='nlotm', vct='vct', vgpt='visual-gpt', vqgan='visual-gpt',
+            nsi='neural-slot-interpreters')
+TOKENS = ('alp', 'vgpt')   # models trained on token sequences
 
 # ------------------------------------------------------------------ configurations
 def config(model:str, preset:str):
     "objcentric's configuration: 'paper' = the official defaults; 'demo' = the cpu_demo widths where the official code can build them"
+    if model == 'nsi':                        # the official code: DINO ViT-B/8 at 224 px on raw pixels, 3 x 1024 decoder, CLEVRTex programs, no padding mask
+        c = NSIConfig(image_size=224, backbone_size=224, pixel_mean=(0., 0., 0.), pixel_std=(1., 1., 1.), schema_mask=False)
+        if preset == 'paper': return c
+        from objcentric.recipes import get_preset
+        d = get_preset('nsi', 'cpu_demo').model   # its slot / schema widths; 2 of the ViT's 12 blocks
+        return c.replace(backbone_kwargs=dict(depth=2), **{k: getattr(d, k) for k in ('num_slots', 'num_iters', 'slot_size', 'mlp_hidden', 'embed_dim',
+                                                                                      'head_hidden', 'd_model', 'num_blocks', 'num_heads')})
     if preset == 'paper':
-        return dict(slate=SlateConfig(), sysbinder=SysBinderConfig(), svq=SVQConfig(), alp=ALPConfig(mask_blocks=False))[model]
+        return dict(slate=SlateConfig(), sysbinder=SysBinderConfig(), svq=SVQConfig(), alp=ALPConfig(mask_blocks=False), vct=VCTConfig(),
+                    vgpt=VisualGPTConfig(), vqgan=VQGANConfig(perceptual_weight=0.0, init='kaiming', warmup_steps=0))[model]
     if preset != 'demo': raise SystemExit(f"--preset: expected 'paper' or 'demo', got {preset!r}")
     from objcentric.recipes import get_preset
     c = get_preset(model, 'cpu_demo').model
+    if model == 'vct': return c                # the official classes build the cpu_demo widths as they are
+    if model == 'vgpt': return c.replace(class_every_position=False, class_dropout=0.0, dropout=0.1)   # CondVisualGPT: prefix class token, GPT-2's dropout
+    if model == 'vqgan': return c.replace(ch=32, norm_groups=32, init='kaiming', warmup_steps=0)    # taming's GroupNorm(32); Visual-GPT's kaiming init, no AE warm-up
     if model == 'slate':                      # the official dVAE is 64 wide; no token dropout / implicit gradient there
         return c.replace(dvae_hidden=64, token_dropout=0.0, implicit_grad=False, slot_init='shared')
     if model in ('sysbinder', 'svq'):         # the official CNN has 4 5x5 convolutions; prototype MLP 4 x block; NLoTM: 64/128/256 px
@@ -82,11 +124,12 @@ def config(model:str, preset:str):
     return c.replace(mask_blocks=False, ffn_dim=4 * c.d_model)
 
 # ------------------------------------------------------------------ the official code
-_SHADOW = ('utils', 'transformer', 'dvae', 'slot_attn', 'slate', 'sysbinder', 'nlotm', 'prior', 'data', 'args', 'shapes_3d')
+_SHADOW = ('utils', 'transformer', 'dvae', 'slot_attn', 'slate', 'sysbinder', 'nlotm', 'prior', 'data', 'args', 'shapes_3d',
+           'models', 'models.auto_encoder', 'models.nearest_embed', 'models.visual_concept_tokenizor')
 
 def import_official(repo_dir:Path, names):
     "Import modules of one official checkout by path; their generic names (utils, transformer, ...) are removed again afterwards"
-    if not repo_dir.is_dir(): raise SystemExit(f"--official-dir: {repo_dir} not found (expected checkouts slate/, sysbinder/, nlotm/)")
+    if not repo_dir.is_dir(): raise SystemExit(f"--official-dir: {repo_dir} not found (expected checkouts slate/, sysbinder/, nlotm/, vct/)")
     saved = {n: sys.modules.pop(n) for n in _SHADOW if n in sys.modules}
     sys.path.insert(0, str(repo_dir))
     try:
@@ -100,6 +143,10 @@ def import_official(repo_dir:Path, names):
 
 def official_model(model:str, ns, off_dir:Path):
     "The official model built from the Namespace"
+    if model == 'vct': return OfficialVCT(ns.cfg, off_dir)
+    if model == 'vgpt': return official_vgpt(ns.cfg, off_dir)
+    if model == 'vqgan': return OfficialVQGAN(ns.cfg, off_dir)
+    if model == 'nsi': return OfficialNSI(ns.cfg, off_dir)
     if model == 'slate': return import_official(off_dir / 'slate', ['slate'])[0].SLATE(ns)
     if model == 'sysbinder': return import_official(off_dir / 'sysbinder', ['sysbinder'])[0].SysBinderImageAutoEncoder(ns)
     if model == 'svq': return import_official(off_dir / 'nlotm', ['nlotm'])[0].NlotmImageAutoEncoder(ns)
@@ -110,13 +157,15 @@ def official_groups(model:str, off, ns):
     named = list(off.named_parameters())
     if model == 'slate':
         return [dict(params=[p for n, p in named if 'dvae' in n], lr=ns.lr_dvae), dict(params=[p for n, p in named if 'dvae' not in n], lr=ns.lr_main)]
-    if model == 'alp': return [dict(params=[p for _, p in named], lr=ns.lr)]
+    if model in ('alp', 'vct', 'vgpt', 'nsi'): return [dict(params=[p for _, p in named if p.requires_grad], lr=ns.lr)]   # (VCT: Adam over encoder + decoder)
+    if model == 'vqgan': return [dict(params=list(off.tok.parameters()), lr=ns.lr), dict(params=list(off.disc.parameters()), lr=ns.lr, player='d')]
     return [dict(params=[p for n, p in named if 'dvae' in n], lr=ns.lr_dvae), dict(params=[p for n, p in named if 'image_encoder' in n], lr=ns.lr_enc),
             dict(params=[p for n, p in named if 'image_decoder' in n], lr=ns.lr_dec)]
 
 def our_groups(model:str, ours, ns):
     "objcentric's groups with the official learning rates"
-    if model == 'alp': return [dict(params=list(ours.parameters()), lr=ns.lr)]
+    if model in ('alp', 'vct', 'vgpt', 'nsi'): return [dict(params=[p for p in ours.parameters() if p.requires_grad], lr=ns.lr)]
+    if model == 'vqgan': g = ours.param_groups(); return [dict(params=g['gen'], lr=ns.lr), dict(params=g['disc'], lr=ns.lr, player='d')]
     lr = dict(dvae=ns.lr_dvae, main=getattr(ns, 'lr_main', None), enc=getattr(ns, 'lr_enc', None), dec=getattr(ns, 'lr_dec', None))
     return [dict(params=ps, lr=lr[k]) for k, ps in ours.param_groups().items()]
 
@@ -133,33 +182,434 @@ def our_params_official_way(ours) -> int:
     if isinstance(ours, SysBinder) and ours.cfg.slot_init == 'per_slot': n += 2 * ours.cfg.slot_size   # NLoTM's learned init keeps the unused shared mu, sigma
     return n
 
+# ------------------------------------------------------------------ VCT (ThomasMrY/VCT: models/auto_encoder.py, models/visual_concept_tokenizor.py, main_vct.py)
+_VCT_MODULES = {}
+
+class OfficialVCT(nn.Module):
+    "The official VCT pieces main_vct.py trains: the frozen VQ_CVAE (kept in eval mode), VCT_Encoder and VCT_Decoder(ce_loss=True)"
+    def __init__(self, c, off_dir:Path):
+        super().__init__()
+        if off_dir not in _VCT_MODULES:                # once per process: gin refuses a second registration of its configurables
+            _VCT_MODULES[off_dir] = import_official(off_dir / 'vct', ['models.auto_encoder', 'models.visual_concept_tokenizor'])
+        ae, tok = _VCT_MODULES[off_dir]
+        if (c.vq_downsample, c.vq_res_blocks, c.ff_mult, c.num_bands) != (2, 2, 4, 6) or c.decoder != 'tokens' or c.image_encoder != 'vqvae':
+            raise SystemExit('vct: the official code builds only vq_downsample=2, vq_res_blocks=2, ff_mult=4, num_bands=6, '
+                             "decoder='tokens', image_encoder='vqvae'")
+        heads = dict(cross_heads=c.cross_heads, cross_dim_head=c.cross_dim_head, latent_heads=c.self_heads, latent_dim_head=c.self_dim_head)
+        self.vqvae = ae.VQ_CVAE(c.vq_hidden, k=c.vq_codes, num_channels=c.channels).requires_grad_(False)
+        self.enc = tok.VCT_Encoder(index_num=c.vq_codes, depth=c.enc_depth, dim=c.vq_hidden, z_index_dim=c.num_concepts, latent_dim=c.concept_dim,
+                                   max_freq=c.max_freq, num_freq_bands=c.num_bands, **heads)
+        self.dec = tok.VCT_Decoder(index_num=c.vq_codes, depth=c.dec_depth, dim=c.concept_dim, z_index_dim=(c.image_size // 4) ** 2,
+                                   latent_dim=c.query_dim, ce_loss=True, **heads)
+        self.dis = c.dis_weight > 0                        # main_vct.py's dis_loss flag (--wo_dis_loss turns it off)
+
+    def train(self, mode:bool=True):
+        super().train(mode); self.vqvae.eval()             # main_vct.py: model.eval() once, never switched back
+        return self
+
+    def tokens(self, x):
+        "(code vectors [B,T,d], codes [B,h,w], encoder output shape) of images in [-1,1], as main_vct.py's step"
+        with torch.no_grad(): z_e = self.vqvae.encode(x)
+        e, labels = self.vqvae.emb(z_e.detach())
+        return e.view(e.shape[0], e.shape[1], -1).permute(0, 2, 1), labels, z_e.shape
+
+    def render(self, z, shape, hard_gumbel:bool):
+        "Images in [-1,1] of concept tokens: the decoder's codes (hard Gumbel sample, or argmax) through the VQ_CVAE decoder"
+        logits = self.dec(z)
+        p = nn.functional.gumbel_softmax(logits, tau=1, dim=-1, hard=True) if hard_gumbel else nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+        zq = torch.einsum('bik,jk->bij', p, self.vqvae.emb.weight)
+        return self.vqvae.decode(zq.permute(0, 2, 1).reshape(-1, *shape[1:]))
+
+    def loss(self, x01):
+        "main_vct.py's training loss of one batch of images in [0,1]: CE over the codes (+ the disentangling loss)"
+        x = x01 * 2 - 1
+        B = x.shape[0]
+        tokens, labels, shape = self.tokens(x)
+        z = self.enc(tokens)
+        dis = None
+        if self.dis:
+            import numpy as np
+            others = np.array([[i for i in range(B) if i != j] for j in range(B)]); rows = np.arange(B)
+            with torch.no_grad():
+                concept = np.random.randint(z.shape[1], size=B)
+                partner = others[rows, np.random.randint(B - 1, size=B)]
+                zs = z.clone(); zs[rows, concept] = z[partner, concept]
+                keep = torch.norm(zs[rows, concept] - z[rows, concept], dim=-1) > 0.001
+                img_org = self.render(z[keep], shape, True)
+            z_org = self.enc(self.tokens(img_org)[0])
+            with torch.no_grad(): img_swap = self.render(zs[keep], shape, True)
+            z_swap = self.enc(self.tokens(img_swap)[0])
+            d = nn.functional.normalize(torch.norm(z_org - z_swap, dim=-1), dim=-1)
+            dis = nn.functional.cross_entropy(d, torch.from_numpy(concept).to(x.device)[keep])
+        logits = self.dec(z)
+        rec = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+        return rec if dis is None else rec + dis
+
+    @torch.no_grad()
+    def reconstruct(self, x01):
+        "Images in [0,1] through the concept tokens (argmax codes), as main_vct.py's visualisation"
+        tokens, _, shape = self.tokens(x01 * 2 - 1)
+        return (self.render(self.enc(tokens), shape, False) + 1) / 2
+
+def _vct_block_keys(ours_prefix:str, off_prefix:str, attn_only:bool=False) -> dict:
+    "objcentric's PerceiverCrossAttention keys -> the official PreNorm(Attention), PreNorm(FeedForward) pair"
+    m = {'norm': '0.norm', 'norm_context': '0.norm_context', 'to_q': '0.fn.to_q', 'to_kv': '0.fn.to_kv', 'to_out': '0.fn.to_out',
+         'ff_norm': '1.norm', 'ff.lin1': '1.fn.net.0', 'ff.lin2': '1.fn.net.2'}
+    return {f'{ours_prefix}.{a}': f'{off_prefix}.{b}' for a, b in m.items()}
+
+def vqgan_structure(off, ours) -> dict:
+    "The VQ-GAN is not the same function on both sides (objcentric feeds the networks [-1,1], Visual-GPT [0,1], with zero padding), so no weight copy: the check is that every trainable tensor has a counterpart of the same shape"
+    shapes = lambda m: sorted(tuple(p.shape) for p in m.parameters() if p.requires_grad)
+    return dict(same_function=False, param_shapes_match=shapes(off) == shapes(ours), tensors_official=len(shapes(off)), tensors_ours=len(shapes(ours)))
+
+def vct_tokenizer(cfg, steps:int, dev):
+    """objcentric's VQ-VAE for `cfg` trained `steps` Adam steps (lr 3e-3, batch 16) on sprites: at random init every image takes nearly the same
+    codes, the concepts of all images agree to 1e-3 and main_vct.py's swap loss keeps no row (its step then fails)"""
+    from objcentric.vct import VQVAE
+    torch.manual_seed(0)
+    vq = VQVAE(cfg.vqvae_config()).to(dev).train()
+    opt = torch.optim.Adam(vq.parameters(), 3e-3)
+    for b in train_batches('vct', cfg, 16, steps):
+        opt.zero_grad(); vq(dict(image=b.to(dev)))['loss'].backward(); opt.step()
+    return vq.eval()
+
+def vct_key_map(ours) -> dict:
+    "Module prefixes of objcentric's VCT -> the official OfficialVCT's"
+    c, m = ours.cfg, {'tokenizer.encoder': 'vqvae.encoder', 'tokenizer.decoder': 'vqvae.decoder', 'encoder.latents': 'enc.latents',
+                      'decoder.queries': 'dec.latents', 'decoder.head': 'dec.fc_layer'}
+    for i in range(c.enc_depth):
+        m.update(_vct_block_keys(f'encoder.cross.{i}', f'enc.cs_layers.{i}'))
+        if i < c.enc_depth - 1: m.update(_vct_block_keys(f'encoder.image_self.{i}', f'enc.layers.{i}'))
+    for i in range(c.dec_depth):
+        m.update(_vct_block_keys(f'decoder.cross.{i}', f'dec.cs_layers.{i}'))
+        m.update(_vct_block_keys(f'decoder.query_self.{i}', f'dec.layers.{i}'))
+        if i < c.dec_depth - 1: m.update(_vct_block_keys(f'decoder.concept_self.{i}', f'dec.slayers.{i}'))
+    return m
+
+def _rename(k:str, m:dict):
+    "`k` with its longest mapped prefix replaced (None: not mapped)"
+    for p in sorted(m, key=len, reverse=True):
+        if k == p or k.startswith(p + '.'): return m[p] + k[len(p):]
+    return None
+
+def vct_official_state_dict(ours) -> dict:
+    "objcentric's VCT weights under the official names (the codebook [K,d] as NearestEmbed's [d,K])"
+    m, out = vct_key_map(ours), {}
+    for k, v in ours.state_dict().items():
+        if k == 'tokenizer.vq.codebook': out['vqvae.emb.weight'] = v.t().contiguous(); continue
+        n = _rename(k, m)
+        if n is not None: out[n] = v
+    return out
+
+def vct_from_official(sd:dict, ours) -> dict:
+    "The official OfficialVCT state dict (or gradients) as objcentric's VCT state dict; entries the official code lacks keep ours"
+    m, out = vct_key_map(ours), dict(ours.state_dict())
+    for k in out:
+        if k == 'tokenizer.vq.codebook': out[k] = sd['vqvae.emb.weight'].t().contiguous(); continue
+        n = _rename(k, m)
+        if n is not None and n in sd: out[k] = sd[n]
+    return out
+
+# ------------------------------------------------------------------ Visual GPT (yzGuu830/visual-gpt: vgpt/nn/generators/cond_transformer.py)
+def import_cond_visual_gpt(off_dir:Path):
+    "The official `CondVisualGPT` module, loaded from its file: the `vgpt` package's __init__ would import its trainers (wandb, LPIPS)"
+    import importlib.util, types
+    path = off_dir / 'visual-gpt' / 'vgpt' / 'nn' / 'generators' / 'cond_transformer.py'
+    if not path.is_file(): raise SystemExit(f"--official-dir: {path} not found (expected a checkout visual-gpt/ of yzGuu830/visual-gpt)")
+    try: import transformers  # noqa: F401
+    except ImportError: raise SystemExit("vgpt: the official Visual-GPT is HuggingFace's GPT-2: pip install transformers (not an objcentric dependency)")
+    saved = {n: sys.modules.get(n) for n in ('vgpt', 'vgpt.nn', 'vgpt.nn.tokenizers', 'vgpt.nn.generators')}
+    try:
+        for n in saved: sys.modules[n] = types.ModuleType(n)
+        for n in saved: sys.modules[n].__path__ = []
+        sys.modules['vgpt.nn.tokenizers'].VisualTokenizer = nn.Module   # only a type hint there
+        spec = importlib.util.spec_from_file_location('vgpt.nn.generators.cond_transformer', path)
+        mod = importlib.util.module_from_spec(spec)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore'); spec.loader.exec_module(mod)
+        return mod
+    finally:
+        for n, m in saved.items():
+            if m is None: sys.modules.pop(n, None)
+            else: sys.modules[n] = m
+
+class TokenPassThrough(nn.Module):
+    "A frozen stand-in for the official VisualTokenizer whose codes are the input: both sides train on the same given tokens"
+    def __init__(self, num_codes:int):
+        super().__init__(); from types import SimpleNamespace
+        self.quantizer = SimpleNamespace(num_codewords=num_codes)
+    def encode(self, tokens): return tokens
+    def decode(self, code): return code
+
+def official_vgpt(c, off_dir:Path):
+    "The official CondVisualGPT (GPT-2 with the Visual-GPT vocabulary: K codes, C classes, BOS, pad) at objcentric's widths"
+    if c.class_every_position or c.class_dropout or c.extra_tokens != 2 or (c.ffn_dim not in (None, 4 * c.d_model)) or c.dropout != 0.1:
+        raise SystemExit('vgpt: the official CondVisualGPT has the class token as a prefix only, no class dropout, 2 extra tokens, '
+                         'a 4x FFN and GPT-2\'s dropout 0.1')
+    mod = import_cond_visual_gpt(off_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        off = mod.CondVisualGPT(TokenPassThrough(c.num_codes), condition_vocab=c.num_classes, max_pos_len=c.max_positions,
+                                d_model=c.d_model, num_transformer_layers=c.num_layers, num_attn_heads=c.num_heads)
+    import types                                     # (bound methods: a deep copy of the model rebinds them to the copy)
+    off.z_shape, off.loss, off.reconstruct = tuple(c.grid), types.MethodType(_vgpt_loss, off), types.MethodType(_vgpt_sample, off)
+    return off
+
+def _vgpt_loss(off, b):
+    "CondVisualGPT.forward on given tokens: the NLL of the image tokens after the class token"
+    return off(b['tokens'], cond=b['label'][:, None])[0]
+
+def _vgpt_sample(off, b, greedy:bool=False):
+    "CondVisualGPT.sample's tokens [B, h*w] (HuggingFace generate; sample.py's defaults top_k 100, temperature 1; or greedy)"
+    kw = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=1.0, top_k=100)
+    return off.sample(b['label'][:, None], z_shape=off.z_shape, **kw)[1].reshape(len(b['label']), -1)
+
+def vgpt_official_state_dict(ours) -> dict:
+    "objcentric's VisualGPT weights under HuggingFace GPT-2's names (Conv1D weights are the transposed Linear weights)"
+    sd, out = ours.state_dict(), {}
+    out['transformer.wte.weight'] = out['lm_head.weight'] = sd['tok_emb.weight']
+    out['transformer.wpe.weight'] = sd['pos_emb.pe'][0]
+    for i in range(ours.cfg.num_layers):
+        p, h = f'decoder.blocks.{i}.', f'transformer.h.{i}.'
+        out[h + 'attn.c_attn.weight'] = torch.cat([sd[p + f'self_attn.{n}_proj.weight'] for n in 'qkv']).t().contiguous()
+        out[h + 'attn.c_attn.bias'] = torch.cat([sd[p + f'self_attn.{n}_proj.bias'] for n in 'qkv'])
+        for a, b in (('self_attn.out_proj', 'attn.c_proj'), ('ffn.lin1', 'mlp.c_fc'), ('ffn.lin2', 'mlp.c_proj')):
+            out[h + b + '.weight'], out[h + b + '.bias'] = sd[p + a + '.weight'].t().contiguous(), sd[p + a + '.bias']
+        for a, b in (('norm1', 'ln_1'), ('norm3', 'ln_2')):
+            out[h + b + '.weight'], out[h + b + '.bias'] = sd[p + a + '.weight'], sd[p + a + '.bias']
+    out['transformer.ln_f.weight'], out['transformer.ln_f.bias'] = sd['decoder.norm.weight'], sd['decoder.norm.bias']
+    return {'gpt.' + k: v for k, v in out.items()}
+
+def vgpt_from_official(sd:dict, ours) -> dict:
+    "The official CondVisualGPT state dict (or gradients) under objcentric's names"
+    sd = {k[4:]: v for k, v in sd.items() if k.startswith('gpt.')}
+    D, out = ours.cfg.d_model, {}
+    out['tok_emb.weight'] = sd['transformer.wte.weight'] if 'transformer.wte.weight' in sd else sd['lm_head.weight']   # (tied: one of the two)
+    out['pos_emb.pe'] = sd['transformer.wpe.weight'][None]
+    for i in range(ours.cfg.num_layers):
+        p, h = f'decoder.blocks.{i}.', f'transformer.h.{i}.'
+        w, b = sd[h + 'attn.c_attn.weight'].t(), sd[h + 'attn.c_attn.bias']
+        for j, n in enumerate('qkv'):
+            out[p + f'self_attn.{n}_proj.weight'], out[p + f'self_attn.{n}_proj.bias'] = w[j * D:(j + 1) * D].contiguous(), b[j * D:(j + 1) * D]
+        for a, o in (('self_attn.out_proj', 'attn.c_proj'), ('ffn.lin1', 'mlp.c_fc'), ('ffn.lin2', 'mlp.c_proj')):
+            out[p + a + '.weight'], out[p + a + '.bias'] = sd[h + o + '.weight'].t().contiguous(), sd[h + o + '.bias']
+        for a, o in (('norm1', 'ln_1'), ('norm3', 'ln_2')):
+            out[p + a + '.weight'], out[p + a + '.bias'] = sd[h + o + '.weight'], sd[h + o + '.bias']
+    out['decoder.norm.weight'], out['decoder.norm.bias'] = sd['transformer.ln_f.weight'], sd['transformer.ln_f.bias']
+    return out
+
+# ------------------------------------------------------------------ VQ-GAN (yzGuu830/visual-gpt: vgpt/nn/tokenizers, vgpt/trainers/reconstruction.py)
+_VGPT_TOKENIZERS = {}
+
+def import_vgpt_tokenizers(off_dir:Path):
+    "The official `vgpt.nn.tokenizers` package (VisualTokenizer, NLayerDiscriminator, losses), without the `vgpt` package's trainers"
+    import importlib.util, types
+    if off_dir in _VGPT_TOKENIZERS: return _VGPT_TOKENIZERS[off_dir]
+    root = off_dir / 'visual-gpt' / 'vgpt'
+    if not (root / 'nn' / 'tokenizers' / '__init__.py').is_file():
+        raise SystemExit(f"--official-dir: {root}/nn/tokenizers not found (expected a checkout visual-gpt/ of yzGuu830/visual-gpt)")
+    saved = {n: sys.modules.get(n) for n in ('vgpt', 'vgpt.nn')}
+    try:
+        for n, sub in (('vgpt', root), ('vgpt.nn', root / 'nn')):
+            m = types.ModuleType(n); m.__path__ = [str(sub)]; sys.modules[n] = m
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore'); mods = importlib.import_module('vgpt.nn.tokenizers'), importlib.import_module('vgpt.nn.tokenizers.taming.losses')
+    finally:
+        for n in [k for k in sys.modules if k.startswith('vgpt')]: sys.modules.pop(n)
+        sys.modules.update({n: m for n, m in saved.items() if m is not None})
+    _VGPT_TOKENIZERS[off_dir] = mods
+    return mods
+
+class OfficialVQGAN(nn.Module):
+    "Visual-GPT's tokenizer (taming's VQ-GAN blocks + its VectorQuantize with code factorisation) and its PatchGAN, with ReconTrainer.train_step's losses"
+    def __init__(self, c, off_dir:Path):
+        super().__init__()
+        tk, losses = import_vgpt_tokenizers(off_dir)
+        if c.norm_groups != 32 or c.embed_dim is not None or c.proj_dim is not None or c.ema or c.estimator != 'ste' or c.sync_nu or c.perceptual_weight:
+            raise SystemExit('vqgan: the official tokenizer has GroupNorm(32), no quant convs, no projected search, a learned codebook, the '
+                             'straight-through estimator; perceptual_weight must be 0 here (the LPIPS weights are a download)')
+        ae = dict(z_channels=c.z_channels, resolution=c.image_size, in_channels=c.in_channels, out_ch=c.in_channels, ch=c.ch,
+                  ch_mult=list(c.ch_mult), num_res_blocks=c.num_res_blocks, attn_resolutions=list(c.attn_resolutions), dropout=c.dropout)
+        cd = c.codebook_dim or c.z_channels
+        vq = dict(num_codewords=c.num_codes, embedding_dim=cd, z_dim=cd, cos_dist=c.cosine, proj_dim=None, random_proj=False,
+                  replace_freq=20 if c.revive_threshold is not None else 0, penalty_weight=c.penalty_weight, pretrain_steps=0, init_method='kaiming')
+        import contextlib, io
+        with contextlib.redirect_stdout(io.StringIO()): self.tok = tk.VisualTokenizer('vqgan', 'vq', ae, **vq)
+        self.disc = tk.NLayerDiscriminator(input_nc=c.in_channels, ndf=c.disc_channels, n_layers=c.disc_layers)
+        self.adv = losses.AdversarialLoss(self.disc, method='hinge')
+        self.adaptive = losses.calculate_adaptive_weight
+        self.c, self.gan = c, c.disc_start == 0
+        self.rec = losses.ReconLoss(method=c.rec_loss)
+
+    def g_loss(self, x):
+        "ReconTrainer.train_step's generator loss: pixel + cm_weight * commitment + codebook (+ adaptive * hinge G loss once the GAN is on)"
+        x_hat, vq = self.tok(x)
+        rec = self.rec(x_hat, x)
+        loss = rec + self.c.beta * vq['cm_loss'].mean() + vq['cb_loss'].mean()
+        if self.gan:
+            g = self.adv.g_loss(x_hat.contiguous())
+            loss = loss + self.c.disc_factor * self.adaptive(rec, g, self.c.disc_weight, last_layer=self.tok.get_last_layer()) * g
+        self._x_hat = x_hat
+        return loss
+
+    def d_loss(self, x):
+        "The discriminator's hinge loss on the generator pass's reconstructions"
+        return self.c.disc_factor * self.adv.d_loss(x.contiguous().detach(), self._x_hat.contiguous().detach())
+
+    @torch.no_grad()
+    def reconstruct(self, x):
+        "Images through the tokens (encode + decode, in eval mode)"
+        return self.tok.decode(self.tok.encode(x).view(len(x), *self.c.grid))
+
+# ------------------------------------------------------------------ NSI (jha-lab/neural-slot-interpreters: models/, utils.py, trainer/train_nsi.py)
+_NSI_MODULES = {}
+
+def import_official_nsi(off_dir:Path, backbone_kwargs:dict):
+    "The official ImageEncoder / CLEVRTexProgramEncoder / slot_program_score; its DINO ViT-B/8 is built without the hub download"
+    import types, timm
+    repo = off_dir / 'neural-slot-interpreters'
+    if repo not in _NSI_MODULES:
+        if not (repo / 'models' / 'dino_encoder.py').is_file():
+            raise SystemExit(f"--official-dir: {repo} not found (expected a checkout neural-slot-interpreters/ of jha-lab/neural-slot-interpreters)")
+        names = ['models.utils', 'models.slot_attention', 'models.transformer', 'models.program_encoder', 'models.dino_encoder', 'utils']
+        saved = {n: sys.modules.pop(n) for n in list(sys.modules) if n == 'models' or n.startswith('models.') or n == 'utils'}
+        sys.path.insert(0, str(repo))
+        try:
+            mu = importlib.import_module('models.utils')
+            sys.modules['models.model_utils'] = mu           # dino_encoder.py imports models.model_utils; the file is models/utils.py
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore'); mods = [importlib.import_module(n) for n in names]
+        finally:
+            sys.path.remove(str(repo))
+            for n in [k for k in sys.modules if k == 'models' or k.startswith('models.') or k == 'utils']: sys.modules.pop(n)
+            sys.modules.update(saved)
+        _NSI_MODULES[repo] = dict(zip(names, mods))
+    m = _NSI_MODULES[repo]
+    m['models.dino_encoder'].dino_vit_base_patch8_224 = lambda pretrained=True, **kw: timm.create_model(
+        'vit_base_patch8_224.dino', pretrained=False, num_classes=0, **backbone_kwargs).eval()
+    return m
+
+class OfficialNSI(nn.Module):
+    "The official NSI pieces train_nsi.py trains: ImageEncoder (DINO ViT-B/8, slot attention, broadcast decoder, slot head) and the CLEVRTex program encoder"
+    def __init__(self, c, off_dir:Path):
+        super().__init__()
+        from types import SimpleNamespace
+        from objcentric.nsi import CLEVRTEX_SCHEMA
+        if (c.backbone, c.image_size, c.backbone_size, c.dec_hidden, c.dec_layers) != ('vit_base_patch8_224.dino', 224, 224, 1024, 3) \
+           or c.schema != CLEVRTEX_SCHEMA or c.schema_mask or c.sa_pos or c.standardize or c.dec_pos != 'learned' or c.head_hidden != 4 * c.embed_dim \
+           or tuple(c.pixel_mean) != (0, 0, 0) or tuple(c.pixel_std) != (1, 1, 1) or set(c.backbone_kwargs) - {'depth'}:
+            raise SystemExit('nsi: the official code builds DINO ViT-B/8 at 224 px on raw pixels (only its depth may change here), a 3x1024 '
+                             'broadcast decoder, the CLEVRTex program, unmasked padding, no position inputs, heads of 4 x embed_dim')
+        m = import_official_nsi(off_dir, dict(c.backbone_kwargs))
+        args = SimpleNamespace(slot_dim=c.slot_size, num_iterations=c.num_iters, num_slots=c.num_slots, num_slot_heads=c.slot_heads,
+                               mlp_hidden_size=c.mlp_hidden, image_size=c.image_size, embed_dim=c.embed_dim, dropout=c.head_dropout)
+        self.img = m['models.dino_encoder'].ImageEncoder(args).requires_grad_(True)
+        self.img.encoder.requires_grad_(False)                    # (frozen in effect: forward_features runs under no_grad)
+        self.prog = m['models.program_encoder'].CLEVRTexProgramEncoder(c.num_blocks, c.d_model, c.num_heads, c.embed_dim, dropout=c.head_dropout)
+        self.score, self.tau, self.beta, self.T = m['utils'].slot_program_score, c.tau, c.beta, c.max_program_len
+
+    def loss(self, b):
+        "train_nsi.py's loss: symmetric contrastive loss of the slot-program scores + beta * feature reconstruction"
+        slots, _, _, _, mse = self.img(b['image'])
+        program, _ = self.prog(b['schema'])
+        logits = self.score(slots, program, b['present']) / self.tau
+        t = torch.arange(len(logits), device=logits.device)      # (SymmetricCELoss with its labels on the data's device, not .cuda())
+        con = (nn.functional.cross_entropy(logits, t) + nn.functional.cross_entropy(logits.t(), t)) / 2
+        return con + self.beta * mse
+
+def nsi_key_map(ours) -> dict:
+    "Module prefixes of objcentric's NSI -> the official OfficialNSI's"
+    m = {'backbone.vit': 'img.encoder', 'pre_mlp.0': 'img.slot_attn.layer_norm', 'pre_mlp.1': 'img.slot_attn.mlp.0', 'pre_mlp.3': 'img.slot_attn.mlp.2',
+         'slot_attn.slots_mu': 'img.slot_attn.slot_mu', 'slot_attn.slots_log_sigma': 'img.slot_attn.slot_log_sigma',
+         'decoder.pos': 'img.decoder.postional_encoding', 'slot_head.proj': 'img.embed_proj', 'slot_head.mlp.0': 'img.norm_embed',
+         'slot_head.mlp.1': 'img.embed_mlp.0', 'slot_head.mlp.3': 'img.embed_mlp.2',
+         'schema_encoder.props.size': 'prog.size_embedding', 'schema_encoder.props.shape': 'prog.shape_embedding',
+         'schema_encoder.props.material': 'prog.material_embedding', 'schema_encoder.props.position.0': 'prog.pos_embedding.0',
+         'schema_encoder.primitive.0': 'prog.program_embed.0', 'schema_encoder.primitive.2': 'prog.program_embed.2',
+         'schema_encoder.transformer.norm': 'prog.encoder.layer_norm', 'schema_encoder.head.proj': 'prog.embed_proj',
+         'schema_encoder.head.mlp.0': 'prog.norm_embed', 'schema_encoder.head.mlp.1': 'prog.embed_mlp.0', 'schema_encoder.head.mlp.3': 'prog.embed_mlp.2'}
+    for a in ('norm_inputs', 'norm_slots', 'norm_mlp', 'gru', 'mlp.0', 'mlp.2'): m[f'slot_attn.{a}'] = f'img.slot_attn.slot_attention.{a}'
+    for a, b in (('to_q', 'project_q'), ('to_k', 'project_k'), ('to_v', 'project_v')): m[f'slot_attn.{a}'] = f'img.slot_attn.slot_attention.{b}'
+    for i in range(ours.cfg.dec_layers + 1): m[f'decoder.mlp.{i}'] = f'img.decoder.mlp.{2 * i}'
+    for i in range(ours.cfg.num_blocks):
+        p, o = f'schema_encoder.transformer.blocks.{i}', f'prog.encoder.blocks.{i}'
+        for a, b in (('norm1', 'attn_layer_norm'), ('self_attn.q_proj', 'attn.proj_q'), ('self_attn.k_proj', 'attn.proj_k'), ('self_attn.v_proj', 'attn.proj_v'),
+                     ('self_attn.out_proj', 'attn.proj_o'), ('norm3', 'ffn_layer_norm'), ('ffn.lin1', 'ffn.0'), ('ffn.lin2', 'ffn.2')):
+            m[f'{p}.{a}'] = f'{o}.{b}'
+    return m
+
+def nsi_official_state_dict(ours) -> dict:
+    "objcentric's NSI weights under the official names (the feature standardisation buffers have no counterpart)"
+    m = nsi_key_map(ours)
+    return {n: v for k, v in ours.state_dict().items() if (n := _rename(k, m)) is not None}
+
+def nsi_from_official(sd:dict, ours) -> dict:
+    "The official state dict (or gradients) under objcentric's names; entries the official code lacks keep ours"
+    m, out = nsi_key_map(ours), dict(ours.state_dict())
+    for k in out:
+        n = _rename(k, m)
+        if n is not None and n in sd: out[k] = sd[n]
+    return out
+
+# ------------------------------------------------------------------ per-model dispatch
+def namespace(model:str, ours, preset:str):
+    "The official flags of objcentric's model (VCT, Visual GPT: the config, the official learning rate (paper) or the cpu_demo's, no clipping)"
+    if model not in ('vct', 'vgpt', 'vqgan', 'nsi'): return official_namespace(ours)
+    from types import SimpleNamespace
+    from objcentric.recipes import get_preset
+    lr = dict(vct=1e-4, vgpt=5e-6, vqgan=4.5e-6, nsi=4e-4)[model] if preset == 'paper' else get_preset(model, 'cpu_demo').run.lr
+    if model == 'nsi':                                        # train_nsi.py clips the image side's gradients (2-norm 1)
+        side = lambda net, official: (net.img if official else net.image_side()).parameters()
+        return SimpleNamespace(cfg=ours.cfg, lr=lr, clip=1.0, clip_type=2.0, clip_params=side)
+    if model == 'vct': return SimpleNamespace(cfg=ours.cfg, lr=lr, clip=None)
+    if model == 'vqgan': return SimpleNamespace(cfg=ours.cfg, lr=lr, clip=None, betas=(0.5, 0.9))   # the StanfordDogs trainer's Adam (4f6e881)
+    return SimpleNamespace(cfg=ours.cfg, lr=lr, clip=None, optimizer='adamw', betas=(0.9, 0.98), weight_decay=1e-5)   # stfdogs.yaml's exp.ar
+
+def to_ours(model:str, sd:dict, ours) -> dict:
+    "An official state dict (or gradients) under objcentric's names"
+    return dict(vct=vct_from_official, vgpt=vgpt_from_official, nsi=nsi_from_official).get(model, convert_official_state_dict)(sd, ours)
+
+def to_official(model:str, ours) -> dict:
+    "objcentric's weights under the official names"
+    return dict(vct=vct_official_state_dict, vgpt=vgpt_official_state_dict, nsi=nsi_official_state_dict).get(model, official_state_dict)(ours)
+
 # ------------------------------------------------------------------ one training step of each side
 def make_batch(model:str, cfg, B:int, device, seed:int=0):
     g = torch.Generator().manual_seed(seed)
+    if model == 'nsi':                        # random images and CLEVRTex programs of 3-10 objects (padded rows zero)
+        T = cfg.max_program_len; n = torch.randint(3, T + 1, (B,), generator=g); present = torch.arange(T)[None] < n[:, None]
+        rows = torch.stack([torch.randint(0, 3, (B, T), generator=g), torch.randint(0, 4, (B, T), generator=g), torch.randint(0, 60, (B, T), generator=g)], -1).float()
+        rows = torch.cat([rows, torch.rand(B, T, 3, generator=g) * 6 - 3], -1) * present[..., None]
+        return dict(image=torch.rand(B, 3, cfg.image_size, cfg.image_size, generator=g).to(device), schema=rows.to(device), present=present.to(device))
+    if model == 'vgpt':
+        return dict(tokens=torch.randint(0, cfg.num_codes, (B, cfg.seq_len), generator=g).to(device),
+                    label=torch.randint(0, cfg.num_classes, (B,), generator=g).to(device))
     if model == 'alp':
         K = cfg.vocab_size // cfg.num_blocks
         z = torch.randint(0, K, (B, cfg.seq_len), generator=g) + (torch.arange(cfg.seq_len) % cfg.num_blocks) * K
         return z.to(device)
+    if model in ('vct', 'vqgan'): return train_batches(model, cfg, B, 1)[0].to(device)   # sprites (VCT: noise images all take the same codes)
     return torch.rand(B, 3, cfg.image_size, cfg.image_size, generator=g).to(device)
 
 def official_loss(model:str, off, x, ns, tau:float):
     if model == 'slate': _, ce, mse, _ = off(x, tau, False); return mse + ce
     if model == 'sysbinder': _, ce, mse, _ = off(x, tau); return mse + ce
+    if model == 'vqgan': return off.g_loss(x)
     if model == 'svq':
         _, ce, mse, _, vq, com = off(x, tau)
         return mse + ce + ns.vq_beta * vq + ns.commitment_beta * com
     return off.loss(x)
 
 def our_loss(model:str, ours, x, step:int):
-    if model == 'alp': return ours(x)['loss']
+    if model in TOKENS or model == 'nsi': return ours(x)['loss']
     ours.on_step(step)
-    return ours(dict(image=x))['loss']
+    return ours(dict(image=x), 'g')['loss'] if model == 'vqgan' else ours(dict(image=x))['loss']
 
 class Side:
     "One model with its optimizer, precision and clip: `step(x, i)` is one training step"
-    def __init__(self, name, model, net, groups, clip, precision, device, ns, official, fused=False, fast=False):
+    def __init__(self, name, model, net, groups, clip, precision, device, ns, official, fused=False, fast=False, cached=False):
         self.name, self.model, self.net, self.clip, self.precision, self.device, self.ns, self.official = name, model, net, clip, precision, device, ns, official
-        self.fused, self.fast = fused, fast                      # fused Adam kernel; fast CPU noise samplers (objcentric only)
+        self.fused, self.fast, self.cached = fused, fast, cached  # fused Adam kernel; fast CPU noise samplers; NSI: precomputed backbone features (objcentric only)
         self.groups = [dict(g) for g in groups]
         self.reset_optimizer()
         self.scaler = torch.amp.GradScaler(device.type) if precision == 'fp16' else None
@@ -168,29 +618,52 @@ class Side:
     def reset_optimizer(self):
         "A fresh Adam over the groups (no moments)"
         gs = [dict(g) for g in self.groups]
-        self.opt = torch.optim.Adam(gs, fused=True) if self.fused else torch.optim.Adam(gs)
+        kw = dict(fused=True) if self.fused else {}
+        if hasattr(self.ns, 'betas'): kw['betas'] = self.ns.betas
+        make = (lambda g: torch.optim.AdamW(g, weight_decay=self.ns.weight_decay, **kw)) if getattr(self.ns, 'optimizer', 'adam') == 'adamw' \
+            else (lambda g: torch.optim.Adam(g, **kw))
+        d = [g for g in gs if g.get('player') == 'd']                   # a second player (the VQ-GAN's discriminator): its own Adam
+        self.opt = make([g for g in gs if g.get('player') != 'd'])
+        self.opt_d = make(d) if d else None
 
     def loss(self, x, i):
         tau = _tau(i, self.ns)
         with autocast(self.precision, self.device), fast_noise(self.fast):
+            if self.cached: x = dict(x, features=x['_features'])
             return official_loss(self.model, self.net, x, self.ns, tau) if self.official else our_loss(self.model, self.net, x, i)
 
     def step(self, x, i):
+        if self.model == 'vqgan': return self.gan_step(x, i)
         self.opt.zero_grad()
         loss = self.loss(x, i)
         if self.scaler is not None:
             self.scaler.scale(loss).backward(); self.scaler.unscale_(self.opt)
         else: loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.clip, 'inf')
+        if self.clip is not None:                                # (main_vct.py does not clip; train_nsi.py clips the image side, 2-norm)
+            ps = self.ns.clip_params(self.net, self.official) if hasattr(self.ns, 'clip_params') else self.net.parameters()
+            torch.nn.utils.clip_grad_norm_(ps, self.clip, getattr(self.ns, 'clip_type', 'inf'))
         if self.scaler is not None: self.scaler.step(self.opt); self.scaler.update()
         else: self.opt.step()
         return float(loss.detach())
+
+    def gan_step(self, x, i):
+        "ReconTrainer.train_step / objcentric's two-player step: the generator's Adam step, then (GAN on) the discriminator's"
+        self.opt.zero_grad()
+        with autocast(self.precision, self.device):
+            lg = self.net.g_loss(x) if self.official else our_loss(self.model, self.net, x, i)
+        lg.backward(); self.opt.step()
+        if (self.net.gan if self.official else self.net.gan_active()):
+            self.opt_d.zero_grad()
+            with autocast(self.precision, self.device):
+                ld = self.net.d_loss(x) if self.official else self.net(dict(image=x), 'd')['loss']
+            ld.backward(); self.opt_d.step()
+        return float(lg.detach())
 
     def resident_bytes(self) -> int:
         "Parameters, gradients and optimizer state held by this side"
         n = sum(p.numel() * p.element_size() for p in self.net.parameters())
         n += sum(p.grad.numel() * p.grad.element_size() for p in self.net.parameters() if p.grad is not None)
-        n += sum(t.numel() * t.element_size() for s in self.opt.state.values() for t in s.values() if torch.is_tensor(t))
+        n += sum(t.numel() * t.element_size() for o in (self.opt, self.opt_d) if o for s in o.state.values() for t in s.values() if torch.is_tensor(t))
         return n
 
 def paired_ratio(ours:list, official:list) -> dict:
@@ -220,15 +693,17 @@ def _nodrop(m):
 def check_same_function(model, off, ours, x, ns, device):
     "One training forward/backward under one seed, dropout off: loss difference and the largest relative gradient difference"
     off_r = copy.deepcopy(off)                                          # the check must not change the timed models
-    ours_r = type(ours)(ours.cfg).to(x.device)                          # (a fresh build, not deepcopy: a deep copy of a dense
+    ours_r = type(ours)(ours.cfg).to(device)                            # (a fresh build, not deepcopy: a deep copy of a dense
     ours_r.load_state_dict(ours.state_dict())                           #  BlockGRUCell loses its gradient-masking hooks)
     r1, r2 = _nodrop(off_r), _nodrop(ours_r)
     off_r.train(); ours_r.train()
+    if model == 'vct':                                                  # the reconstruction term (the swap loss draws its own noise)
+        off_r.dis = False; ours_r.cfg = ours_r.cfg.replace(dis_weight=0.0)
     torch.manual_seed(1); lo = official_loss(model, off_r, x, ns, 1.0); lo.backward()
     torch.manual_seed(1); lu = our_loss(model, ours_r, x, 0); lu.backward()
     grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().cpu() for n, p in off_r.named_parameters()}
     grads.update({n: b.detach().cpu() for n, b in off_r.named_buffers()})
-    conv = convert_official_state_dict(grads, ours_r)
+    conv = to_ours(model, grads, ours_r)
     pairs = []
     for k, p in ours_r.named_parameters():
         if p.grad is None: continue
@@ -253,13 +728,14 @@ def check_same_function(model, off, ours, x, ns, device):
 
 # ------------------------------------------------------------------ decoding
 @torch.no_grad()
-def decode(model, side, x, device):
+def decode(model, side, x, device, greedy:bool=False):
     side.net.eval()
     try:
         torch.manual_seed(2); _sync(device); t = time.perf_counter()
         with autocast(side.precision, device):
             if model == 'alp': out = side.net.sample(x.shape[0]) if side.official else side.net.sample(x.shape[0], temperature=1.0)
-            elif side.official: out = side.net.reconstruct_autoregressive(x)
+            elif model == 'vgpt': out = side.net.reconstruct(x, greedy) if side.official else side.net.generate(x['label'], **(dict(temperature=0) if greedy else dict(temperature=1.0, top_k=100)))
+            elif side.official: out = side.net.reconstruct(x) if model in ('vct', 'vqgan') else side.net.reconstruct_autoregressive(x)
             else: out = side.net.reconstruct(x)
         _sync(device)
         return time.perf_counter() - t, out.float()
@@ -313,8 +789,11 @@ def cpu_memory(a, model, storage) -> dict:
     for which in ('official', 'ours'):
         cmd = [sys.executable, __file__, '--official-dir', str(a.official_dir), '--models', model, '--preset', a.preset, '--batch-size',
                str(a.batch_size), '--gru-storage', storage if storage in ('dense', 'grouped') else 'dense', '--threads', str(a.threads), '--precision', a.precision,
-               '--official-precision', a.official_precision or a.precision, '--ours-adam', a.ours_adam, '--memory-child', which]
+               '--official-precision', a.official_precision or a.precision, '--ours-adam', a.ours_adam, '--memory-child', which,
+               '--vct-tokenizer-steps', str(a.vct_tokenizer_steps)]
         if a.image_size: cmd += ['--image-size', str(a.image_size)]
+        if a.grid: cmd += ['--grid', *map(str, a.grid)]
+        if a.gan: cmd += ['--gan']
         r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(a.threads)))
         if r.returncode: raise RuntimeError(f"memory child failed: {r.stderr[-2000:]}")
         d = json.loads(r.stdout.strip().splitlines()[-1])
@@ -322,9 +801,12 @@ def cpu_memory(a, model, storage) -> dict:
     return out
 
 # ------------------------------------------------------------------ the loss after N steps
+def _to(b, dev): return {k: v.to(dev) for k, v in b.items()} if isinstance(b, dict) else b.to(dev)
+def _head(b, n:int): return {k: v[:n] for k, v in b.items()} if isinstance(b, dict) else b[:n]
+
 def train_batches(model:str, cfg, B:int, n:int):
     "`n` training batches shared by every side: sprites at the model's image size (ALP: random block-structured codes)"
-    if model == 'alp': return [make_batch(model, cfg, B, torch.device('cpu'), seed=100 + i) for i in range(n)]
+    if model in TOKENS + ('nsi',): return [make_batch(model, cfg, B, torch.device('cpu'), seed=100 + i) for i in range(n)]
     from objcentric.data import SpritesDataset
     ds = SpritesDataset('train', n=B * n, seed=0, image_size=cfg.image_size, min_objects=2, max_objects=3)
     return [torch.stack([ds[B * i + j]['image'] for j in range(B)]) for i in range(n)]
@@ -333,7 +815,7 @@ def loss_comparison(a, model:str, storage:str, dev) -> dict:
     "Each side trained `--loss-steps` steps from the same weights on the same batches, once per noise seed: mean loss of the last 10 steps"
     sides, _ = build_sides(a, model, storage, dev)
     cfg = sides['ours'].net.cfg
-    batches = [b.to(dev) for b in train_batches(model, cfg, a.batch_size, a.loss_steps)]
+    batches = [_to(b, dev) for b in train_batches(model, cfg, a.batch_size, a.loss_steps)]
     start = {k: copy.deepcopy(s.net.state_dict()) for k, s in sides.items()}
     out = {k: [] for k in sides}
     for seed in a.loss_seeds:
@@ -353,25 +835,33 @@ def loss_comparison(a, model:str, storage:str, dev) -> dict:
 def build_sides(a, model, storage, dev, only=None):
     "Both sides with the same weights (`only`: build one side alone, own initialisation, for the memory child)"
     cfg = config(model, a.preset)
-    if a.image_size and model != 'alp': cfg = cfg.replace(image_size=a.image_size)
+    if a.image_size and model not in TOKENS + ('nsi',): cfg = cfg.replace(image_size=a.image_size)
+    if a.grid and model == 'vgpt': cfg = cfg.replace(grid=tuple(a.grid))
+    if model == 'vqgan' and a.gan: cfg = cfg.replace(disc_start=0)   # the adversarial phase from the first step
     if isinstance(cfg, SysBinderConfig): cfg = cfg.replace(gru_storage=storage)
     torch.manual_seed(0)
-    cls = dict(slate=SLATE, sysbinder=SysBinder, svq=SVQ, alp=ALP)[model]
-    if only == 'official':
+    cls = dict(slate=SLATE, sysbinder=SysBinder, svq=SVQ, alp=ALP, vct=VCT, vgpt=VisualGPT, vqgan=VQGAN, nsi=NSI)[model]
+    if only == 'official' and model != 'vct':
         with torch.device('meta'): ours = cls(cfg)
     else: ours = cls(cfg)
-    ns = official_namespace(ours)
+    ns = namespace(model, ours, a.preset)
     op = a.official_precision or a.precision
     x = make_batch(model, cfg, a.batch_size, dev)
     fused = a.ours_adam == 'fused'
     if only in ('ours', 'ours_fast'):
         return {only: Side(only, model, ours.to(dev).train(), our_groups(model, ours, ns), ns.clip, a.precision, dev, ns, False, fused, only == 'ours_fast')}, x
     off = official_model(model, ns, a.official_dir).to(dev).train()
+    if model == 'vct':                                                         # both sides read the same trained VQ-VAE
+        ours.load_tokenizer(vct_tokenizer(cfg, a.vct_tokenizer_steps, dev))
+        off.load_state_dict(to_official(model, ours))
     if only == 'official': return dict(official=Side('official', model, off, official_groups(model, off, ns), ns.clip, op, dev, ns, True)), x
-    ours.load_state_dict(convert_official_state_dict(off.state_dict(), ours))     # the official weights, copied across
+    if model != 'vqgan': ours.load_state_dict(to_ours(model, off.state_dict(), ours))   # the official weights, copied across (VQ-GAN: own init, see vqgan_structure)
     ours.to(dev).train()
     sides = dict(official=Side('official', model, off, official_groups(model, off, ns), ns.clip, op, dev, ns, True),
                  ours=Side('ours', model, ours, our_groups(model, ours, ns), ns.clip, a.precision, dev, ns, False, fused))
+    if model == 'nsi':                                            # objcentric trains NSI on cached backbone features: that step too
+        with torch.no_grad(): x['_features'] = ours.features(x['image'])
+        sides['ours_cached'] = Side('ours_cached', model, ours, our_groups(model, ours, ns), ns.clip, a.precision, dev, ns, False, fused, False, True)
     if a.fast_noise:                                              # a second copy of ours, same weights, fast noise samplers
         twin = cls(cfg); twin.load_state_dict(ours.state_dict()); twin.to(dev).train()   # (a fresh build: a deep copy of a dense
         sides['ours_fast'] = Side('ours_fast', model, twin, our_groups(model, twin, ns), ns.clip, a.precision, dev, ns, False, fused, True)  # block GRU loses its hooks)
@@ -390,9 +880,10 @@ def run_one(a, model, storage, dev) -> dict:
     row['params_ours_counted_officially'] = our_params_official_way(ours)
     row['params_equal'] = row['params_official'] == row['params_ours_counted_officially']
     if not row['params_equal']: print(f"WARNING {model}: parameter counts differ: {row['params_official']} vs {row['params_ours_counted_officially']}")
-    if a.check:
+    if a.check and model == 'vqgan': row['fidelity'] = vqgan_structure(off, ours)
+    elif a.check:
         strict = copy.deepcopy(off).cpu()
-        strict.load_state_dict(official_state_dict(ours), strict=True)                # the inverse map loads into the official code
+        strict.load_state_dict(to_official(model, ours), strict=True)                # the inverse map loads into the official code
         del strict
         row['fidelity'] = check_same_function(model, off, ours, x, sides['official'].ns, dev)
         row['fidelity']['official_state_dict_loads_strictly'] = True
@@ -415,20 +906,25 @@ def run_one(a, model, storage, dev) -> dict:
     if s.times:
         row['step_ratio_ours_over_official'] = round(row['step_ms_ours'] / row['step_ms_official'], 3)
         if 'ours_fast' in sides: row['step_ratio_ours_fast_over_official'] = round(row['step_ms_ours_fast'] / row['step_ms_official'], 3)
-        for name in ('ours', 'ours_fast'):
+        for name in ('ours', 'ours_fast', 'ours_cached'):
             if name in sides: row[f'step_ratio_paired_{name}'] = paired_ratio(sides[name].times, sides['official'].times)
     row['optimizer_ours'] = 'Adam(fused=True)' if a.ours_adam == 'fused' else 'Adam'
-    if a.decode:
-        ours.load_state_dict(convert_official_state_dict(off.state_dict(), ours))  # training drew different noise: same weights again
-        xd = x[:a.decode_batch]
+    if a.decode and model != 'nsi':                               # (NSI decodes features, nothing autoregressive)
+        if model != 'vqgan': ours.load_state_dict(to_ours(model, off.state_dict(), ours))   # training drew different noise: same weights again
+        xd = _head(x, a.decode_batch)
         for i in range(a.decode):
             for name in (('official', 'ours') if i % 2 == 0 else ('ours', 'official')):
                 dt, out = decode(model, sides[name], xd, dev)
                 sides[name].decode_times.append(dt); sides[name].decoded = out
         for name in ('official', 'ours'): row[f'decode_s_{name}'] = round(statistics.median(sides[name].decode_times), 3)
-        row['decode_batch'] = xd.shape[0]
+        row['decode_batch'] = a.decode_batch
+        if model == 'vgpt':                                     # greedy decoding: the same tokens?
+            g = {name: decode(model, sides[name], xd, dev, greedy=True) for name in ('official', 'ours')}
+            row['decode_greedy_same_tokens'] = bool(torch.equal(g['official'][1], g['ours'][1]))
+            row['decode_greedy_s'] = {k: round(v[0], 3) for k, v in g.items()}
+            row['decode_tokens'] = ours.cfg.seq_len
         row['decode_speedup_ours'] = round(row['decode_s_official'] / row['decode_s_ours'], 2)
-        if model != 'alp':
+        if model not in TOKENS + ('vqgan',):
             row['decode_same_images'] = bool(torch.equal(sides['official'].decoded, sides['ours'].decoded))   # bit for bit (rounding of the dVAE's output conv aside: see max abs diff)
             row['decode_max_abs_diff'] = float((sides['official'].decoded - sides['ours'].decoded).abs().max())
     if dev.type == 'cuda' or a.flops:
@@ -440,17 +936,18 @@ def run_one(a, model, storage, dev) -> dict:
             if pk_s and s.times: row[f'mfu_{name}'] = round(f / (statistics.median(s.times) * pk_s * 1e12), 4)
         row['peak_tflops'] = pk
     if a.memory and dev.type == 'cpu': row['cpu_peak_rss'] = cpu_memory(a, model, storage)
-    if a.loss_steps: row['loss_after_steps'] = loss_comparison(a, model, storage, dev)
+    if a.loss_steps and model != 'vqgan': row['loss_after_steps'] = loss_comparison(a, model, storage, dev)   # (VQ-GAN: not the same loss scale)
     row['loadavg_start'], row['loadavg_end'] = [round(v, 2) for v in load0], [round(v, 2) for v in os.getloadavg()]
     row['wall_s'] = round(time.time() - t_start, 1)
     return row
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--official-dir', type=Path, required=True, help='folder with checkouts slate/, sysbinder/, nlotm/')
+    p.add_argument('--official-dir', type=Path, required=True, help='folder with checkouts slate/, sysbinder/, nlotm/, vct/, visual-gpt/, neural-slot-interpreters/')
     p.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
     p.add_argument('--preset', default='demo', choices=('demo', 'paper'))
-    p.add_argument('--image-size', type=int, default=None, help='override the image size (not for alp)')
+    p.add_argument('--image-size', type=int, default=None, help='override the image size (not for alp, vgpt)')
+    p.add_argument('--grid', type=int, nargs=2, default=None, help='vgpt: override the token grid (e.g. 16 16: 256 tokens)')
     p.add_argument('--batch-size', nargs='+', default=['4'], help='N for every model, or model=N pairs (e.g. slate=50 sysbinder=40)')
     p.add_argument('--steps', type=int, default=5)
     p.add_argument('--warmup', type=int, default=1)
@@ -461,6 +958,8 @@ def main(argv=None):
     p.add_argument('--fast-noise', action='store_true', help='also time a copy of ours with the fast CPU noise samplers (TrainConfig(fast_noise=True))')
     p.add_argument('--loss-steps', type=int, default=0, help='train each side this many steps from the same weights on the same sprites and compare the loss')
     p.add_argument('--loss-seeds', type=int, nargs='+', default=[0, 1, 2], help='noise seeds of that comparison')
+    p.add_argument('--gan', action='store_true', help='vqgan: time the adversarial phase (generator + discriminator steps) instead of the one before disc_start')
+    p.add_argument('--vct-tokenizer-steps', type=int, default=200, help='vct: training steps of the VQ-VAE both sides read')
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'fp16'), help="objcentric's precision")
@@ -496,7 +995,8 @@ def main(argv=None):
             rows.append(r)
             show = {k: r.get(k) for k in ('model', 'preset', 'batch', 'gru_storage', 'precision_ours', 'precision_official', 'params_equal',
                                           'step_ms_official', 'step_ms_ours', 'step_ratio_ours_over_official', 'step_ms_ours_fast',
-                                          'step_ratio_ours_fast_over_official', 'step_ratio_paired_ours', 'step_ratio_paired_ours_fast', 'decode_s_official',
+                                          'step_ratio_ours_fast_over_official', 'step_ratio_paired_ours', 'step_ratio_paired_ours_fast', 'step_ms_ours_cached',
+                                          'step_ratio_paired_ours_cached', 'decode_s_official',
                                           'decode_s_ours', 'decode_speedup_ours', 'loadavg_start')}
             print(json.dumps(show), flush=True)
             if 'fidelity' in r: print('  fidelity', json.dumps(r['fidelity']), flush=True)
@@ -504,7 +1004,7 @@ def main(argv=None):
             if a.out: _write(a, rows)
 
 def _write(a, rows):
-    out = dict(benchmark="objcentric vs the official SLATE / SysBinder / NLoTM code: same weights, alternating training steps and decoding",
+    out = dict(benchmark="objcentric vs the official SLATE / SysBinder / NLoTM / VCT code: same weights, alternating training steps and decoding",
                command=' '.join([Path(sys.executable).name] + sys.argv), machine=f"{platform.machine()}, {os.cpu_count()} cores"
                + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() and a.device.startswith('cuda') else ''),
                device=a.device, torch=torch.__version__, python=platform.python_version(), threads=a.threads,
