@@ -1004,7 +1004,7 @@ def main(argv=None):
             if a.out: _write(a, rows)
 
 def _write(a, rows):
-    out = dict(benchmark="objcentric vs the official SLATE / SysBinder / NLoTM / VCT code: same weights, alternating training steps and decoding",
+    out = dict(benchmark="objcentric vs the official SLATE / SysBinder / NLoTM / VCT / Visual-GPT / NSI code: same weights (VQ-GAN: same configuration), alternating training steps and decoding",
                command=' '.join([Path(sys.executable).name] + sys.argv), machine=f"{platform.machine()}, {os.cpu_count()} cores"
                + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() and a.device.startswith('cuda') else ''),
                device=a.device, torch=torch.__version__, python=platform.python_version(), threads=a.threads,
