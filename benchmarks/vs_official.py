@@ -6,7 +6,7 @@ For each model the official model is built from a local checkout of its public r
 `git clone https://github.com/yfw/nlotm OFF/nlotm`; measured at 06f63c5 / bd9d2a7 / 0b4fb68 / c19b8c8 / 2975e6f / 0e49e6d;
 not vendored, not needed by the tests). SLATE / SysBinder / SVQ / ALP get the flags `objcentric.official.official_namespace`
 gives for objcentric's model at the same configuration and the converter `convert_official_state_dict`; the newer
-models have their key maps here (`vct_key_map`, `vgpt_official_state_dict`, `nsi_key_map`), so both sides compute the
+models have their key maps here (`VCT_RULES`, `vgpt_official_state_dict`, `NSI_RULES`; NSI reuses the SLATE-family transformer rules of `objcentric.official`), so both sides compute the
 same function. What each official side needs beyond torch: VCT imports gin-config; Visual GPT is HuggingFace's GPT-2
 (`pip install transformers`; its tokenizer is replaced by a pass-through, both sides train on the same tokens); NSI's
 DINO ViT-B/8 is built by timm without the hub download (its `models.model_utils` import is pointed at `models/utils.py`,
@@ -69,10 +69,11 @@ The ratio to read is `step_ratio_paired_*`: the median of the per-round ratios (
 seconds that slow every side; the two steps of a round share them).
 GPU: benchmarks/gpu_vs_official.sh.
 """
-import argparse, copy, dataclasses, importlib, json, math, os, platform, statistics, subprocess, sys, time, warnings
+import argparse, copy, dataclasses, importlib, json, math, os, platform, re, statistics, subprocess, sys, time, warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -87,7 +88,7 @@ from objcentric.vct import VCT, VCTConfig
 from objcentric.visual_gpt import VisualGPT, VisualGPTConfig
 from objcentric.vqgan import VQGAN, VQGANConfig
 from objcentric.nsi import NSI, NSIConfig
-from objcentric.official import official_namespace, official_state_dict, convert_official_state_dict
+from objcentric.official import official_namespace, official_state_dict, convert_official_state_dict, _tf_names
 
 MODELS = ('slate', 'sysbinder', 'svq', 'alp', 'vct', 'vgpt', 'vqgan', 'nsi')
 REPO = dict(slate='slate', sysbinder='sysbinder', svq='nlotm', alp='nlotm', vct='vct', vgpt='visual-gpt', vqgan='visual-gpt',
@@ -228,7 +229,6 @@ class OfficialVCT(nn.Module):
         z = self.enc(tokens)
         dis = None
         if self.dis:
-            import numpy as np
             others = np.array([[i for i in range(B) if i != j] for j in range(B)]); rows = np.arange(B)
             with torch.no_grad():
                 concept = np.random.randint(z.shape[1], size=B)
@@ -251,11 +251,11 @@ class OfficialVCT(nn.Module):
         tokens, _, shape = self.tokens(x01 * 2 - 1)
         return (self.render(self.enc(tokens), shape, False) + 1) / 2
 
-def _vct_block_keys(ours_prefix:str, off_prefix:str, attn_only:bool=False) -> dict:
-    "objcentric's PerceiverCrossAttention keys -> the official PreNorm(Attention), PreNorm(FeedForward) pair"
-    m = {'norm': '0.norm', 'norm_context': '0.norm_context', 'to_q': '0.fn.to_q', 'to_kv': '0.fn.to_kv', 'to_out': '0.fn.to_out',
-         'ff_norm': '1.norm', 'ff.lin1': '1.fn.net.0', 'ff.lin2': '1.fn.net.2'}
-    return {f'{ours_prefix}.{a}': f'{off_prefix}.{b}' for a, b in m.items()}
+def _perceiver_rules(ours:str, off:str) -> list:
+    "Renaming rules: objcentric's PerceiverCrossAttention blocks `ours.N` -> the official PreNorm(Attention), PreNorm(FeedForward) pairs `off.N`"
+    o, O = re.escape(ours) + r'\.(\d+)\.', off + r'.\1.'
+    return [(o + r'(norm|norm_context)\.', O + r'0.\2.'), (o + r'(to_q|to_kv|to_out)\.', O + r'0.fn.\2.'), (o + r'ff_norm\.', O + '1.norm.'),
+            (o + r'ff\.lin1\.', O + '1.fn.net.0.'), (o + r'ff\.lin2\.', O + '1.fn.net.2.')]
 
 def vqgan_structure(off, ours) -> dict:
     "The VQ-GAN is not the same function on both sides (objcentric feeds the networks [-1,1], Visual-GPT [0,1], with zero padding), so no weight copy: the check is that every trainable tensor has a counterpart of the same shape"
@@ -273,42 +273,38 @@ def vct_tokenizer(cfg, steps:int, dev):
         opt.zero_grad(); vq(dict(image=b.to(dev)))['loss'].backward(); opt.step()
     return vq.eval()
 
-def vct_key_map(ours) -> dict:
-    "Module prefixes of objcentric's VCT -> the official OfficialVCT's"
-    c, m = ours.cfg, {'tokenizer.encoder': 'vqvae.encoder', 'tokenizer.decoder': 'vqvae.decoder', 'encoder.latents': 'enc.latents',
-                      'decoder.queries': 'dec.latents', 'decoder.head': 'dec.fc_layer'}
-    for i in range(c.enc_depth):
-        m.update(_vct_block_keys(f'encoder.cross.{i}', f'enc.cs_layers.{i}'))
-        if i < c.enc_depth - 1: m.update(_vct_block_keys(f'encoder.image_self.{i}', f'enc.layers.{i}'))
-    for i in range(c.dec_depth):
-        m.update(_vct_block_keys(f'decoder.cross.{i}', f'dec.cs_layers.{i}'))
-        m.update(_vct_block_keys(f'decoder.query_self.{i}', f'dec.layers.{i}'))
-        if i < c.dec_depth - 1: m.update(_vct_block_keys(f'decoder.concept_self.{i}', f'dec.slayers.{i}'))
-    return m
+VCT_RULES = ([(r'tokenizer\.(encoder|decoder)\.', r'vqvae.\1.'), (r'tokenizer\.vq\.codebook$', 'vqvae.emb.weight'), (r'tokenizer\.vq\.', None),
+              (r'encoder\.latents$', 'enc.latents'), (r'decoder\.queries$', 'dec.latents'), (r'decoder\.head\.', 'dec.fc_layer.')]
+             + _perceiver_rules('encoder.cross', 'enc.cs_layers') + _perceiver_rules('encoder.image_self', 'enc.layers')
+             + _perceiver_rules('decoder.cross', 'dec.cs_layers') + _perceiver_rules('decoder.query_self', 'dec.layers')
+             + _perceiver_rules('decoder.concept_self', 'dec.slayers'))   # (the VQ-VAE's usage buffers have no counterpart)
 
-def _rename(k:str, m:dict):
-    "`k` with its longest mapped prefix replaced (None: not mapped)"
-    for p in sorted(m, key=len, reverse=True):
-        if k == p or k.startswith(p + '.'): return m[p] + k[len(p):]
-    return None
+def _official_key(k:str, rules:list):
+    "The official name of objcentric key `k` by the first matching (regex, replacement) rule, as `objcentric.official.official_name` (None: no counterpart)"
+    for pat, rep in rules:
+        m = re.match(pat, k)
+        if m: return None if rep is None else (rep(m) if callable(rep) else m.expand(rep)) + k[m.end():]
+    raise KeyError(f"no official name for {k!r}")
+
+def _renamed_to_official(ours, rules:list, transpose=()) -> dict:
+    "objcentric's state dict under the official names (`transpose`: our keys stored transposed there)"
+    return {n: (v.t().contiguous() if k in transpose else v) for k, v in ours.state_dict().items() if (n := _official_key(k, rules)) is not None}
+
+def _renamed_from_official(sd:dict, ours, rules:list, transpose=()) -> dict:
+    "An official state dict (or gradients) under objcentric's names; entries the official code lacks keep ours"
+    out = dict(ours.state_dict())
+    for k in out:
+        n = _official_key(k, rules)
+        if n is not None and n in sd: out[k] = sd[n].t().contiguous() if k in transpose else sd[n]
+    return out
 
 def vct_official_state_dict(ours) -> dict:
     "objcentric's VCT weights under the official names (the codebook [K,d] as NearestEmbed's [d,K])"
-    m, out = vct_key_map(ours), {}
-    for k, v in ours.state_dict().items():
-        if k == 'tokenizer.vq.codebook': out['vqvae.emb.weight'] = v.t().contiguous(); continue
-        n = _rename(k, m)
-        if n is not None: out[n] = v
-    return out
+    return _renamed_to_official(ours, VCT_RULES, transpose=('tokenizer.vq.codebook',))
 
 def vct_from_official(sd:dict, ours) -> dict:
-    "The official OfficialVCT state dict (or gradients) as objcentric's VCT state dict; entries the official code lacks keep ours"
-    m, out = vct_key_map(ours), dict(ours.state_dict())
-    for k in out:
-        if k == 'tokenizer.vq.codebook': out[k] = sd['vqvae.emb.weight'].t().contiguous(); continue
-        n = _rename(k, m)
-        if n is not None and n in sd: out[k] = sd[n]
-    return out
+    "The official OfficialVCT state dict (or gradients) as objcentric's VCT state dict"
+    return _renamed_from_official(sd, ours, VCT_RULES, transpose=('tokenizer.vq.codebook',))
 
 # ------------------------------------------------------------------ Visual GPT (yzGuu830/visual-gpt: vgpt/nn/generators/cond_transformer.py)
 def import_cond_visual_gpt(off_dir:Path):
@@ -506,7 +502,7 @@ class OfficialNSI(nn.Module):
         self.img = m['models.dino_encoder'].ImageEncoder(args).requires_grad_(True)
         self.img.encoder.requires_grad_(False)                    # (frozen in effect: forward_features runs under no_grad)
         self.prog = m['models.program_encoder'].CLEVRTexProgramEncoder(c.num_blocks, c.d_model, c.num_heads, c.embed_dim, dropout=c.head_dropout)
-        self.score, self.tau, self.beta, self.T = m['utils'].slot_program_score, c.tau, c.beta, c.max_program_len
+        self.score, self.tau, self.beta = m['utils'].slot_program_score, c.tau, c.beta
 
     def loss(self, b):
         "train_nsi.py's loss: symmetric contrastive loss of the slot-program scores + beta * feature reconstruction"
@@ -517,43 +513,29 @@ class OfficialNSI(nn.Module):
         con = (nn.functional.cross_entropy(logits, t) + nn.functional.cross_entropy(logits.t(), t)) / 2
         return con + self.beta * mse
 
-def nsi_key_map(ours) -> dict:
-    "Module prefixes of objcentric's NSI -> the official OfficialNSI's"
-    m = {'backbone.vit': 'img.encoder', 'pre_mlp.0': 'img.slot_attn.layer_norm', 'pre_mlp.1': 'img.slot_attn.mlp.0', 'pre_mlp.3': 'img.slot_attn.mlp.2',
-         'slot_attn.slots_mu': 'img.slot_attn.slot_mu', 'slot_attn.slots_log_sigma': 'img.slot_attn.slot_log_sigma',
-         'decoder.pos': 'img.decoder.postional_encoding', 'slot_head.proj': 'img.embed_proj', 'slot_head.mlp.0': 'img.norm_embed',
-         'slot_head.mlp.1': 'img.embed_mlp.0', 'slot_head.mlp.3': 'img.embed_mlp.2',
-         'schema_encoder.props.size': 'prog.size_embedding', 'schema_encoder.props.shape': 'prog.shape_embedding',
-         'schema_encoder.props.material': 'prog.material_embedding', 'schema_encoder.props.position.0': 'prog.pos_embedding.0',
-         'schema_encoder.primitive.0': 'prog.program_embed.0', 'schema_encoder.primitive.2': 'prog.program_embed.2',
-         'schema_encoder.transformer.norm': 'prog.encoder.layer_norm', 'schema_encoder.head.proj': 'prog.embed_proj',
-         'schema_encoder.head.mlp.0': 'prog.norm_embed', 'schema_encoder.head.mlp.1': 'prog.embed_mlp.0', 'schema_encoder.head.mlp.3': 'prog.embed_mlp.2'}
-    for a in ('norm_inputs', 'norm_slots', 'norm_mlp', 'gru', 'mlp.0', 'mlp.2'): m[f'slot_attn.{a}'] = f'img.slot_attn.slot_attention.{a}'
-    for a, b in (('to_q', 'project_q'), ('to_k', 'project_k'), ('to_v', 'project_v')): m[f'slot_attn.{a}'] = f'img.slot_attn.slot_attention.{b}'
-    for i in range(ours.cfg.dec_layers + 1): m[f'decoder.mlp.{i}'] = f'img.decoder.mlp.{2 * i}'
-    for i in range(ours.cfg.num_blocks):
-        p, o = f'schema_encoder.transformer.blocks.{i}', f'prog.encoder.blocks.{i}'
-        for a, b in (('norm1', 'attn_layer_norm'), ('self_attn.q_proj', 'attn.proj_q'), ('self_attn.k_proj', 'attn.proj_k'), ('self_attn.v_proj', 'attn.proj_v'),
-                     ('self_attn.out_proj', 'attn.proj_o'), ('norm3', 'ffn_layer_norm'), ('ffn.lin1', 'ffn.0'), ('ffn.lin2', 'ffn.2')):
-            m[f'{p}.{a}'] = f'{o}.{b}'
-    return m
+_SA = 'img.slot_attn.slot_attention'
+NSI_RULES = ([(r'backbone\.vit\.', 'img.encoder.'), (r'backbone\.(feat_mean|feat_std)$', None),     # (objcentric's feature standardisation)
+              (r'pre_mlp\.0\.', 'img.slot_attn.layer_norm.'), (r'pre_mlp\.1\.', 'img.slot_attn.mlp.0.'), (r'pre_mlp\.3\.', 'img.slot_attn.mlp.2.'),
+              (r'slot_attn\.slots_mu$', 'img.slot_attn.slot_mu'), (r'slot_attn\.slots_log_sigma$', 'img.slot_attn.slot_log_sigma'),
+              (r'slot_attn\.to_(q|k|v)\.', _SA + r'.project_\1.'), (r'slot_attn\.(norm_inputs|norm_slots|norm_mlp|gru|mlp)\.', _SA + r'.\1.'),
+              (r'decoder\.pos\.', 'img.decoder.postional_encoding.'), (r'decoder\.mlp\.(\d+)\.', lambda m: f'img.decoder.mlp.{2 * int(m.group(1))}.'),
+              (r'slot_head\.proj\.', 'img.embed_proj.'), (r'slot_head\.mlp\.0\.', 'img.norm_embed.'), (r'slot_head\.mlp\.(1|3)\.', lambda m: f'img.embed_mlp.{int(m.group(1)) - 1}.'),
+              (r'schema_encoder\.props\.(size|shape|material)\.', r'prog.\1_embedding.'), (r'schema_encoder\.props\.position\.0\.', 'prog.pos_embedding.0.'),
+              (r'schema_encoder\.primitive\.', 'prog.program_embed.'), (r'schema_encoder\.head\.proj\.', 'prog.embed_proj.'),
+              (r'schema_encoder\.head\.mlp\.0\.', 'prog.norm_embed.'), (r'schema_encoder\.head\.mlp\.(1|3)\.', lambda m: f'prog.embed_mlp.{int(m.group(1)) - 1}.')]
+             + _tf_names('schema_encoder.transformer', 'prog.encoder', encoder=True))   # the SLATE-family transformer rules of objcentric.official
 
 def nsi_official_state_dict(ours) -> dict:
-    "objcentric's NSI weights under the official names (the feature standardisation buffers have no counterpart)"
-    m = nsi_key_map(ours)
-    return {n: v for k, v in ours.state_dict().items() if (n := _rename(k, m)) is not None}
+    "objcentric's NSI weights under the official names"
+    return _renamed_to_official(ours, NSI_RULES)
 
 def nsi_from_official(sd:dict, ours) -> dict:
-    "The official state dict (or gradients) under objcentric's names; entries the official code lacks keep ours"
-    m, out = nsi_key_map(ours), dict(ours.state_dict())
-    for k in out:
-        n = _rename(k, m)
-        if n is not None and n in sd: out[k] = sd[n]
-    return out
+    "The official state dict (or gradients) under objcentric's names"
+    return _renamed_from_official(sd, ours, NSI_RULES)
 
 # ------------------------------------------------------------------ per-model dispatch
 def namespace(model:str, ours, preset:str):
-    "The official flags of objcentric's model (VCT, Visual GPT: the config, the official learning rate (paper) or the cpu_demo's, no clipping)"
+    "The official flags of objcentric's model (VCT, Visual GPT, VQ-GAN, NSI: the config, the official learning rate (paper) or the cpu_demo's, the official optimizer settings and clipping)"
     if model not in ('vct', 'vgpt', 'vqgan', 'nsi'): return official_namespace(ours)
     from types import SimpleNamespace
     from objcentric.recipes import get_preset
@@ -821,7 +803,7 @@ def loss_comparison(a, model:str, storage:str, dev) -> dict:
     for seed in a.loss_seeds:
         for k, s in sides.items():
             s.net.load_state_dict(start[k]); s.reset_optimizer()
-            torch.manual_seed(seed)
+            torch.manual_seed(seed); np.random.seed(seed)             # (the official VCT step draws its swaps from numpy)
             losses = [s.step(b, i) for i, b in enumerate(batches)]
             out[k].append(dict(seed=seed, first=round(losses[0], 4), last10=round(statistics.mean(losses[-10:]), 4)))
     res = dict(steps=a.loss_steps, seeds=list(a.loss_seeds), runs=out)
