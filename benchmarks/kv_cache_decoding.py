@@ -10,6 +10,9 @@ only on the prefix length n, so we time single steps at a grid of prefix lengths
 interpolated step times over n = 1..T. The estimate is validated against a full run where one is done
 (see `estimate_vs_full` in the results).
 
+A full-run row is timed in paired rounds (`paired_rounds`): this CPU's memory-bound cached decoding slows for seconds to
+minutes when other machines load the shared L3, so single runs minutes apart give ratios that wander by 1.4x.
+
 Usage:
     python benchmarks/kv_cache_decoding.py                      # CPU, writes benchmarks/results/kv_cache_decoding.json
     python benchmarks/kv_cache_decoding.py --batch 8 --estimate slate:1024 sysbinder:1024 --merge   # add batch-8 rows
@@ -77,6 +80,29 @@ def estimate_recompute(dec, embed, head, memory, T, B, V, dev, points, repeats):
     return total, dict(prefix_lengths=ns.tolist(), step_seconds=[round(float(t), 6) for t in ts])
 
 
+def paired_rounds(cached, recompute, rounds:int, cached_per_round:int) -> dict:
+    """Rounds of (`cached_per_round` cached runs, one recompute run), the order alternating between rounds.
+
+    Both callables return (seconds, tokens). This CPU shares its L3 cache and memory bus with other machines: the
+    memory-bound cached step slows by up to 1.5x for seconds to minutes at a time, the compute-bound recompute
+    less, so a ratio of one cached run to one recompute run taken minutes apart can be off either way. The
+    speed-up reported is the median over rounds of (recompute / median cached run of that round)."""
+    rs = []
+    for r in range(rounds):
+        def c():
+            runs = [cached() for _ in range(cached_per_round)]
+            return float(np.median([t for t, _ in runs])), runs[0][1], [round(t, 4) for t, _ in runs]
+        if r % 2 == 0: (tc, tok_c, cr), (tr, tok_r) = c(), recompute()
+        else: (tr, tok_r), (tc, tok_c, cr) = recompute(), c()
+        rs.append(dict(cached_runs_s=cr, cached_s=round(tc, 4), recompute_s=round(tr, 4), speedup=round(tr / tc, 2), match=bool(torch.equal(tok_c, tok_r))))
+    med = lambda k: float(np.median([r[k] for r in rs]))
+    return dict(cached_s=round(med('cached_s'), 4), recompute_s=round(med('recompute_s'), 4), speedup=round(med('speedup'), 2),
+                speedup_range=[min(r['speedup'] for r in rs), max(r['speedup'] for r in rs)],
+                tokens_match=all(r.pop('match') for r in rs), rounds=rs,
+                timing=f'{rounds} rounds of ({cached_per_round} cached runs, 1 recompute run), order alternating; '
+                       'speed-up = median over rounds of recompute / (median cached run of the round)')
+
+
 def build_model(name, T, device, seed=0):
     "A model at its paper widths with T tokens: (generate(B, use_cache) -> tokens [B,T], step(n, B) -> one recompute step at prefix n)"
     torch.manual_seed(seed)
@@ -99,17 +125,21 @@ def build_model(name, T, device, seed=0):
 
 
 @torch.inference_mode()
-def model_row(name, T, B, dev, estimate:bool, points:int, repeats:int) -> dict:
-    "Cached generation against recomputing the prefix each step (full run, or the estimate from timed single steps)"
+def model_row(name, T, B, dev, estimate:bool, points:int, repeats:int, cached_repeats:int=5, rounds:int=3, cached_per_round:int=3) -> dict:
+    "Cached generation against recomputing the prefix each step: `paired_rounds` of full runs, or (estimate) the median of `cached_repeats` cached runs against the estimate from timed single steps"
     gen, step, info = build_model(name, T, dev)
     def timed(f):
         _sync(dev); t = time.perf_counter(); out = f(); _sync(dev); return time.perf_counter() - t, out
-    t_c, tok_c = timed(lambda: gen(B, True))
-    row = dict(config=name, **info, tokens=T, batch=B, cached_s=round(t_c, 4), cached_tok_s=round(B * T / t_c, 2))
+    g0, _, _ = build_model(name, 8, dev); g0(B, True)     # warm-up (allocator, kernels) on a short run
+    row = dict(config=name, **info, tokens=T, batch=B)
     if not estimate:
-        t_r, tok_r = timed(lambda: gen(B, False))
-        row.update(recompute_s=round(t_r, 4), recompute_mode='full run', tokens_match=bool(torch.equal(tok_c, tok_r)))
+        row.update(paired_rounds(lambda: timed(lambda: gen(B, True)), lambda: timed(lambda: gen(B, False)), rounds, cached_per_round),
+                   recompute_mode='full run')
+        t_c, t_r = row['cached_s'], row['recompute_s']
     else:
+        runs = [timed(lambda: gen(B, True))[0] for _ in range(cached_repeats)]
+        t_c = float(np.median(runs))
+        row.update(cached_s=round(t_c, 4), cached_runs_s=[round(t, 4) for t in runs])
         ns = np.unique(np.linspace(1, T, points).round().astype(int))
         ts = np.array([min(timed(lambda: step(int(n), B))[0] for _ in range(repeats)) for n in ns])
         t_r = float(np.interp(np.arange(1, T + 1), ns, ts).sum())
@@ -118,7 +148,8 @@ def model_row(name, T, B, dev, estimate:bool, points:int, repeats:int) -> dict:
         row.update(recompute_s=round(t_r, 4), recompute_step_timings=dict(prefix_lengths=ns.tolist(), step_seconds=[round(float(t), 6) for t in ts]),
                    recompute_mode=f'estimated: single steps timed at {len(ns)} prefix lengths (best of {repeats}), linearly interpolated and summed over n=1..{T}',
                    tokens_match_short=dict(tokens=short, match=bool(torch.equal(g2(B, True), g2(B, False)))))
-    row.update(recompute_tok_s=round(B * T / t_r, 2), speedup=round(t_r / t_c, 2))
+    row.update(cached_tok_s=round(B * T / t_c, 2), recompute_tok_s=round(B * T / t_r, 2))
+    if estimate: row['speedup'] = round(t_r / t_c, 2)
     return row
 
 
@@ -152,6 +183,9 @@ def main():
                     help='config:tokens whose recompute baseline is estimated from timed single steps instead of run in full')
     ap.add_argument('--points', type=int, default=17, help='prefix lengths timed for a recompute estimate')
     ap.add_argument('--repeats', type=int, default=3, help='repeats per timed step (best taken) for the estimate')
+    ap.add_argument('--rounds', type=int, default=3, help='paired rounds (cached runs + one recompute run) per full-run row; see paired_rounds')
+    ap.add_argument('--cached-per-round', type=int, default=3, help='cached runs per round (median taken)')
+    ap.add_argument('--cached-repeats', type=int, default=5, help='cached runs (median taken) of a row whose recompute is estimated')
     ap.add_argument('--merge', action='store_true', help='keep the other rows of an existing --out file (same config/tokens/batch rows are replaced)')
     ap.add_argument('--out', default=str(Path(__file__).resolve().parent / 'results' / 'kv_cache_decoding.json'))
     args = ap.parse_args()
@@ -166,29 +200,30 @@ def main():
                 dec, embed, head, V, S = build(name, T, dev)
                 memory = torch.randn(B, S, 192, device=dev)
                 time_generate(dec, embed, head, memory, V, 8, True, dev)  # warm-up
-                t_cached, tok_c = time_generate(dec, embed, head, memory, V, T, True, dev)
-                row = dict(config=name, blocks=CONFIGS[name][0], vocab=V, memory_tokens=S, tokens=T, batch=B,
-                           cached_s=round(t_cached, 4), cached_tok_s=round(B * T / t_cached, 2))
+                row = dict(config=name, blocks=CONFIGS[name][0], vocab=V, memory_tokens=S, tokens=T, batch=B)
+                cached = lambda: time_generate(dec, embed, head, memory, V, T, True, dev)
                 if f'{name}:{T}' not in args.estimate:
-                    t_rec, tok_r = time_generate(dec, embed, head, memory, V, T, False, dev)
-                    row.update(recompute_s=round(t_rec, 4), recompute_mode='full run',
-                               tokens_match=bool(torch.equal(tok_c, tok_r)))
+                    row.update(paired_rounds(cached, lambda: time_generate(dec, embed, head, memory, V, T, False, dev),
+                                             args.rounds, args.cached_per_round), recompute_mode='full run')
+                    t_cached, t_rec = row['cached_s'], row['recompute_s']
                     est, detail = estimate_recompute(dec, embed, head, memory, T, B, V, dev, args.points, args.repeats)
                     row['estimate_vs_full'] = dict(estimated_s=round(est, 4), ratio=round(est / t_rec, 3))
                 else:
+                    runs = [cached()[0] for _ in range(args.cached_repeats)]
+                    t_cached = float(np.median(runs))
                     t_rec, detail = estimate_recompute(dec, embed, head, memory, T, B, V, dev, args.points, args.repeats)
-                    row.update(recompute_s=round(t_rec, 4),
+                    row.update(cached_s=round(t_cached, 4), cached_runs_s=[round(t, 4) for t in runs], recompute_s=round(t_rec, 4),
                                recompute_mode=f'estimated: single steps timed at {len(detail["prefix_lengths"])} prefix lengths '
                                               f'(best of {args.repeats}), linearly interpolated and summed over n=1..{T}',
-                               recompute_step_timings=detail)
-                row.update(recompute_tok_s=round(B * T / t_rec, 2), speedup=round(t_rec / t_cached, 2))
+                               recompute_step_timings=detail, speedup=round(t_rec / t_cached, 2))
+                row.update(cached_tok_s=round(B * T / t_cached, 2), recompute_tok_s=round(B * T / t_rec, 2))
                 print(json.dumps(row), flush=True)
                 results.append(row)
 
     for name in args.models:
         for T in args.tokens:
             for B in args.batch:
-                row = model_row(name, T, B, dev, f'{name}:{T}' in args.estimate, args.points, args.repeats)
+                row = model_row(name, T, B, dev, f'{name}:{T}' in args.estimate, args.points, args.repeats, args.cached_repeats, args.rounds, args.cached_per_round)
                 print(json.dumps({k: v for k, v in row.items() if k != 'recompute_step_timings'}), flush=True)
                 results.append(row)
 
@@ -200,8 +235,9 @@ def main():
         threads=torch.get_num_threads() if dev.type == 'cpu' else None,
         d_model=192, heads=4, ffn=768,
         loadavg_before=[round(x, 2) for x in load_before], loadavg_after=[round(x, 2) for x in os.getloadavg()],
-        note=('The slate/sysbinder rows were measured while ~8 parallel workers shared the CPU (see loadavg in runs): their absolute '
-              'tokens/s are noisy and low; the cached/recompute ratio is the figure of interest. ' if dev.type == 'cpu' else '') +
+        note=('Rows from runs before stop 28 were measured while up to ~8 parallel workers shared the CPU (loadavg in runs): their absolute '
+              'tokens/s are noisy and low; the cached/recompute ratio is the figure of interest. Cached times are the median of '
+              '`cached_runs_s` (single runs before stop 28). ' if dev.type == 'cpu' else '') +
              'Recompute rows marked "estimated" were not run in full (see recompute_mode); an estimate takes the best of '
              'several timings per step, so under load it comes out below a full run (see estimate_vs_full where both '
              'exist) and the estimated speedups are conservative.' +

@@ -158,16 +158,17 @@ class ALP(PretrainedModel):
             if toks.shape[0] != n: raise ValueError(f'prefix: expected {n} rows, got {toks.shape[0]}')
             cache = self.stack.new_cache(n) if use_cache else None
             P = toks.shape[1]
-            for t in range(P, c.seq_len):
-                if cache is None: h = self._stack(self._inputs(toks, 0, True))           # the whole prefix again
-                elif t == P: h = self._stack(self._inputs(toks, 0, True), cache)         # BOS + prefix, once
-                else: h = self._stack(self._inputs(toks[:, -1:], t, False), cache)       # only the newest token
-                logits = self.head(h[:, -1:])
-                if mask: logits = self.mask_logits(logits, t)
-                nxt = sample_logits(logits[:, 0].float(), temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-                toks = torch.cat([toks, nxt[:, None].long()], 1)
+            with torch.inference_mode():  # no autograd bookkeeping per step; the result is cloned out of it below
+                for t in range(P, c.seq_len):
+                    if cache is None: h = self._stack(self._inputs(toks, 0, True))           # the whole prefix again
+                    elif t == P: h = self._stack(self._inputs(toks, 0, True), cache)         # BOS + prefix, once
+                    else: h = self._stack(self._inputs(toks[:, -1:], t, False), cache)       # only the newest token
+                    logits = self.head(h[:, -1:])
+                    if mask: logits = self.mask_logits(logits, t)
+                    nxt = sample_logits(logits[:, 0].float(), temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+                    toks = torch.cat([toks, nxt[:, None].long()], 1)
         finally: self.train(was)
-        return toks
+        return toks.clone()
 
 # %% ../nbs/09_alp.ipynb #af590762
 def file_digest(path, # any file

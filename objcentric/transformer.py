@@ -431,18 +431,19 @@ def autoregressive_generate(decoder:TransformerDecoder,       # causal decoder
         raise ValueError(f"autoregressive_generate: {P} prefix + {steps} steps exceed the decoder's max_len={decoder.max_len}")
     cache = decoder.new_cache(B) if use_cache else None
     inputs, toks, all_logits = x, [], []
-    for k in range(steps):
-        i = P + k                                      # index of the token being generated (BOS excluded)
-        h = decoder(x, memory if k == 0 else None, cache=cache) if use_cache else decoder(inputs, memory)
-        logits = head(h[:, -1:])[:, 0]
-        if logits_mask_fn is not None:
-            logits = logits.masked_fill(~logits_mask_fn(i).to(logits.device).bool(), float('-inf'))
-        tok = sample_logits(logits, temperature, top_k, top_p, generator)
-        toks.append(tok)
-        if return_logits: all_logits.append(logits)
-        if k + 1 < steps:
-            x = embed_fn(tok[:, None], i + 1)          # token i sits at sequence position i+1
-            if not use_cache: inputs = torch.cat([inputs, x], 1)
+    with torch.inference_mode():                       # no autograd bookkeeping in the loop; outputs are stacked outside it
+        for k in range(steps):
+            i = P + k                                      # index of the token being generated (BOS excluded)
+            h = decoder(x, memory if k == 0 else None, cache=cache) if use_cache else decoder(inputs, memory)
+            logits = head(h[:, -1:])[:, 0]
+            if logits_mask_fn is not None:
+                logits = logits.masked_fill(~logits_mask_fn(i).to(logits.device).bool(), float('-inf'))
+            tok = sample_logits(logits, temperature, top_k, top_p, generator)
+            toks.append(tok)
+            if return_logits: all_logits.append(logits)
+            if k + 1 < steps:
+                x = embed_fn(tok[:, None], i + 1)          # token i sits at sequence position i+1
+                if not use_cache: inputs = torch.cat([inputs, x], 1)
     out = torch.stack(toks, 1)
     return (out, torch.stack(all_logits, 1)) if return_logits else out
 
