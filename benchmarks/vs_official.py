@@ -64,6 +64,9 @@ Usage (CPU, one thread: the commands of benchmarks/results/vs_official_cpu.json;
     $B --models vqgan --preset paper [--gan] --batch-size 2 --steps 6 --warmup 1 --decode 1 --decode-batch 2 --check --memory --out $OUT --merge
     $B --models nsi --preset demo --batch-size 8 --steps 6 --warmup 1 --check --memory --out $OUT --merge
     $B --models nsi --preset paper --batch-size 4 --steps 4 --warmup 1 --check --out $OUT --merge
+    # decoding only, 256 tokens (64 px) at batch 8, paper widths: benchmarks/results/vs_official_decode_cpu.json
+    $B --models slate sysbinder svq --preset paper --image-size 64 --batch-size 8 --steps 0 --warmup 0 --decode 3 --decode-batch 8 \
+       --decode-parts --check --out benchmarks/results/vs_official_decode_cpu.json
 (the Visual GPT rows need `transformers` on the path; it is not an objcentric dependency).
 The ratio to read is `step_ratio_paired_*`: the median of the per-round ratios (this CPU has slow phases of several
 seconds that slow every side; the two steps of a round share them).
@@ -723,6 +726,20 @@ def decode(model, side, x, device, greedy:bool=False):
         return time.perf_counter() - t, out.float()
     finally: side.net.train()
 
+@torch.no_grad()
+def decode_parts(model, side, x, device) -> dict:
+    "SysBinder / SVQ reconstruction timed in its two parts: encode (CNN, binder) and autoregressive decode of those slots"
+    side.net.eval()
+    try:
+        torch.manual_seed(2); _sync(device); t0 = time.perf_counter()
+        with autocast(side.precision, device):
+            slots = side.net.encode(x)[0] if side.official else side.net.encode(x).slots
+            _sync(device); t1 = time.perf_counter()
+            side.net.decode(slots)
+        _sync(device); t2 = time.perf_counter()
+        return dict(encode=t1 - t0, decode=t2 - t1)
+    finally: side.net.train()
+
 # ------------------------------------------------------------------ FLOPs and memory
 PEAK_TFLOPS = {  # dense peak of the device, per precision (vendor sheets)
     'H200': dict(fp32=66.9, tf32=494.7, bf16=989.5, fp16=989.5), 'H100': dict(fp32=66.9, tf32=494.7, bf16=989.5, fp16=989.5),
@@ -906,6 +923,13 @@ def run_one(a, model, storage, dev) -> dict:
             row['decode_greedy_s'] = {k: round(v[0], 3) for k, v in g.items()}
             row['decode_tokens'] = ours.cfg.seq_len
         row['decode_speedup_ours'] = round(row['decode_s_official'] / row['decode_s_ours'], 2)
+        if a.decode_parts and model in ('sysbinder', 'svq'):    # the encoder is the same work on both sides: time the two parts
+            parts = {'official': [], 'ours': []}
+            for i in range(a.decode):
+                for name in (('official', 'ours') if i % 2 == 0 else ('ours', 'official')): parts[name].append(decode_parts(model, sides[name], xd, dev))
+            for name, ps in parts.items():
+                row[f'decode_parts_s_{name}'] = {k: round(statistics.median(p[k] for p in ps), 3) for k in ('encode', 'decode')}
+            row['decode_autoregressive_speedup_ours'] = round(statistics.median(po['decode'] / pu['decode'] for po, pu in zip(parts['official'], parts['ours'])), 2)
         if model not in TOKENS + ('vqgan',):
             row['decode_same_images'] = bool(torch.equal(sides['official'].decoded, sides['ours'].decoded))   # bit for bit (rounding of the dVAE's output conv aside: see max abs diff)
             row['decode_max_abs_diff'] = float((sides['official'].decoded - sides['ours'].decoded).abs().max())
@@ -935,6 +959,7 @@ def main(argv=None):
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--decode', type=int, default=1, help='decoding repetitions per side (0: skip)')
     p.add_argument('--decode-batch', type=int, default=2)
+    p.add_argument('--decode-parts', action='store_true', help='SysBinder / SVQ: also time encode and the autoregressive decode of its slots separately')
     p.add_argument('--gru-storage', nargs='+', default=['dense'], choices=('dense', 'grouped'))
     p.add_argument('--ours-adam', default='fused', choices=('fused', 'plain'), help="objcentric's Adam: 'fused' (the Trainer's default) or 'plain' (the official one)")
     p.add_argument('--fast-noise', action='store_true', help='also time a copy of ours with the fast CPU noise samplers (TrainConfig(fast_noise=True))')
@@ -979,7 +1004,7 @@ def main(argv=None):
                                           'step_ms_official', 'step_ms_ours', 'step_ratio_ours_over_official', 'step_ms_ours_fast',
                                           'step_ratio_ours_fast_over_official', 'step_ratio_paired_ours', 'step_ratio_paired_ours_fast', 'step_ms_ours_cached',
                                           'step_ratio_paired_ours_cached', 'decode_s_official',
-                                          'decode_s_ours', 'decode_speedup_ours', 'loadavg_start')}
+                                          'decode_s_ours', 'decode_speedup_ours', 'decode_autoregressive_speedup_ours', 'loadavg_start')}
             print(json.dumps(show), flush=True)
             if 'fidelity' in r: print('  fidelity', json.dumps(r['fidelity']), flush=True)
             if 'loss_after_steps' in r: print('  loss', json.dumps({k: v for k, v in r['loss_after_steps'].items() if k != 'runs'}), flush=True)
