@@ -3,6 +3,7 @@ speed table, from `results/vs_official_cpu.json` written by benchmarks/vs_offici
 
     python benchmarks/table.py            # prints the quality table (markdown)
     python benchmarks/table.py --speed    # prints the speed and loss tables of vs_official.py
+    python benchmarks/table.py --speed benchmarks/results/vs_official_cpu_bf16.json   # the same for another results file
 """
 import json
 from pathlib import Path
@@ -71,7 +72,9 @@ def speed(path=OUT / 'results' / 'vs_official_cpu.json'):
 
 def main():
     import sys
-    if '--speed' in sys.argv: return speed()
+    if '--speed' in sys.argv:   # --speed [results file], e.g. benchmarks/results/vs_official_cpu_bf16.json
+        i = sys.argv.index('--speed')
+        return speed(sys.argv[i + 1]) if len(sys.argv) > i + 1 else speed()
     print('| model | run | steps | wall (min, all stages) | load avg (1 min) before | held-out figures | file |')
     print('|---|---|---|---|---|---|---|')
     for r in rows(): print('| ' + ' | '.join('' if x is None else str(x) for x in r) + ' |')

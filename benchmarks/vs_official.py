@@ -64,6 +64,11 @@ Usage (CPU, one thread: the commands of benchmarks/results/vs_official_cpu.json;
     $B --models vqgan --preset paper [--gan] --batch-size 2 --steps 6 --warmup 1 --decode 1 --decode-batch 2 --check --memory --out $OUT --merge
     $B --models nsi --preset demo --batch-size 8 --steps 6 --warmup 1 --check --memory --out $OUT --merge
     $B --models nsi --preset paper --batch-size 4 --steps 4 --warmup 1 --check --out $OUT --merge
+    # objcentric in bf16 autocast against the official fp32 on a CPU with native bf16 (TrainConfig(precision='bf16'),
+    # `cpu_bf16_native`): benchmarks/results/vs_official_cpu_bf16.json; every command of that file's `command` list is
+    # one above with `--precision bf16 --official-precision fp32 --decode 0` (no --check / --memory), e.g.
+    $B --models slate --preset paper --batch-size 8 --steps 12 --warmup 1 --decode 0 --loss-steps 50 --loss-seeds 0 1 \
+       --precision bf16 --official-precision fp32 --out benchmarks/results/vs_official_cpu_bf16.json --merge
     # decoding only, 256 tokens (64 px) at batch 8, paper widths: benchmarks/results/vs_official_decode_cpu.json
     $B --models slate sysbinder svq --preset paper --image-size 64 --batch-size 8 --steps 0 --warmup 0 --decode 3 --decode-batch 8 \
        --decode-parts --check --out benchmarks/results/vs_official_decode_cpu.json

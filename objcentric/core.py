@@ -16,10 +16,10 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'seed_everything', 'seed_worker', 'torch_generator', 'get_device', 'resolve_precision', 'needs_scaler',
-           'autocast', 'ConfigError', 'check', 'Config', 'pick_preset', 'CheckpointError', 'save_checkpoint',
-           'load_checkpoint', 'check_state_dict', 'check_images', 'SlotOutput', 'grid_masks', 'PretrainedModel',
-           'read_pretrained_config', 'count_params', 'set_fast_noise', 'fast_noise_enabled', 'fast_noise',
-           'gumbel_noise', 'drop_mask', 'Dropout']
+           'autocast', 'cpu_bf16_native', 'ConfigError', 'check', 'Config', 'pick_preset', 'CheckpointError',
+           'save_checkpoint', 'load_checkpoint', 'check_state_dict', 'check_images', 'SlotOutput', 'grid_masks',
+           'PretrainedModel', 'read_pretrained_config', 'count_params', 'set_fast_noise', 'fast_noise_enabled',
+           'fast_noise', 'gumbel_noise', 'drop_mask', 'Dropout']
 
 # %% ../nbs/00_core.ipynb #72dbc61f
 def seed_everything(seed:int, # the one seed of a run
@@ -62,10 +62,10 @@ def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1'
 def resolve_precision(precision:str='auto', # one of 'auto', 'fp32', 'bf16', 'fp16'
                       device:str|torch.device='cpu', # the device the run uses
                      ) -> str:
-    "The precision a run actually uses: bf16 on capable CUDA for 'auto', always fp32 on CPU."
+    "The precision a run actually uses: bf16 on capable CUDA for 'auto'; on CPU fp32, or bf16 if asked for and `cpu_bf16_native`."
     if precision not in PRECISIONS: raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
     d = get_device(device)
-    if d.type != 'cuda': return 'fp32'
+    if d.type != 'cuda': return 'bf16' if precision == 'bf16' and cpu_bf16_native() else 'fp32'
     if precision == 'auto': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp32'
     return precision
 
@@ -81,6 +81,12 @@ def autocast(precision:str, # a resolved precision
     if precision == 'fp32': return nullcontext()
     dt = dict(bf16=torch.bfloat16, fp16=torch.float16)[precision]
     return torch.autocast(get_device(device).type, dtype=dt)
+
+# %% ../nbs/00_core.ipynb #b444a1f3
+def cpu_bf16_native() -> bool:
+    "Whether this CPU runs oneDNN's bf16 kernels natively (AVX-512 or newer), so that bf16 autocast pays on it"
+    try: return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False
 
 # %% ../nbs/00_core.ipynb #71d87016
 class ConfigError(ValueError):

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from fastcore.basics import patch
 from .core import (Config, ConfigError, check, CheckpointError, PRECISIONS, seed_everything, seed_worker,
-                             torch_generator, get_device, resolve_precision, needs_scaler, autocast,
+                             torch_generator, get_device, resolve_precision, needs_scaler, autocast, cpu_bf16_native,
                              save_checkpoint, load_checkpoint, check_state_dict, fast_noise)
 
 # %% auto #0
@@ -34,7 +34,7 @@ class TrainConfig(Config):
     seed: int = 0 # seed of initialisation-independent randomness: data order, dropout, sampling
     out_dir: str = 'runs/run' # run folder: checkpoints/last.pt, tb/, metrics.json
     device: str = 'auto' # 'auto', 'cpu', 'cuda' or 'cuda:i'
-    precision: str = 'auto' # 'auto', 'fp32', 'bf16' or 'fp16' (fp32 on CPU)
+    precision: str = 'auto' # 'auto', 'fp32', 'bf16' or 'fp16' (CPU: fp32, or bf16 if asked for where `cpu_bf16_native`)
     resume: bool = True # continue from out_dir/checkpoints/last.pt when it exists
     eval_every: int = 0 # run `eval_fn` every this many steps (0: only at the end)
     ckpt_every: int = 500 # checkpoint every this many steps (0: only at the end); Ctrl-C also writes one
