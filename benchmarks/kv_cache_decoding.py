@@ -80,6 +80,12 @@ def estimate_recompute(dec, embed, head, memory, T, B, V, dev, points, repeats):
     return total, dict(prefix_lengths=ns.tolist(), step_seconds=[round(float(t), 6) for t in ts])
 
 
+def median_runs(f, n:int) -> tuple[float, list]:
+    "Median seconds of `n` runs of `f` (which returns (seconds, ...)) and the rounded seconds of each"
+    ts = [f()[0] for _ in range(n)]
+    return float(np.median(ts)), [round(t, 4) for t in ts]
+
+
 def paired_rounds(cached, recompute, rounds:int, cached_per_round:int) -> dict:
     """Rounds of (`cached_per_round` cached runs, one recompute run), the order alternating between rounds.
 
@@ -89,7 +95,7 @@ def paired_rounds(cached, recompute, rounds:int, cached_per_round:int) -> dict:
     speed-up reported is the median over rounds of (recompute / median cached run of that round)."""
     rs = []
     for r in range(rounds):
-        def c():
+        def c():                                         # (median seconds, tokens, every run's seconds)
             runs = [cached() for _ in range(cached_per_round)]
             return float(np.median([t for t, _ in runs])), runs[0][1], [round(t, 4) for t, _ in runs]
         if r % 2 == 0: (tc, tok_c, cr), (tr, tok_r) = c(), recompute()
@@ -137,9 +143,8 @@ def model_row(name, T, B, dev, estimate:bool, points:int, repeats:int, cached_re
                    recompute_mode='full run')
         t_c, t_r = row['cached_s'], row['recompute_s']
     else:
-        runs = [timed(lambda: gen(B, True))[0] for _ in range(cached_repeats)]
-        t_c = float(np.median(runs))
-        row.update(cached_s=round(t_c, 4), cached_runs_s=[round(t, 4) for t in runs])
+        t_c, runs = median_runs(lambda: timed(lambda: gen(B, True)), cached_repeats)
+        row.update(cached_s=round(t_c, 4), cached_runs_s=runs)
         ns = np.unique(np.linspace(1, T, points).round().astype(int))
         ts = np.array([min(timed(lambda: step(int(n), B))[0] for _ in range(repeats)) for n in ns])
         t_r = float(np.interp(np.arange(1, T + 1), ns, ts).sum())
@@ -209,10 +214,9 @@ def main():
                     est, detail = estimate_recompute(dec, embed, head, memory, T, B, V, dev, args.points, args.repeats)
                     row['estimate_vs_full'] = dict(estimated_s=round(est, 4), ratio=round(est / t_rec, 3))
                 else:
-                    runs = [cached()[0] for _ in range(args.cached_repeats)]
-                    t_cached = float(np.median(runs))
+                    t_cached, runs = median_runs(cached, args.cached_repeats)
                     t_rec, detail = estimate_recompute(dec, embed, head, memory, T, B, V, dev, args.points, args.repeats)
-                    row.update(cached_s=round(t_cached, 4), cached_runs_s=[round(t, 4) for t in runs], recompute_s=round(t_rec, 4),
+                    row.update(cached_s=round(t_cached, 4), cached_runs_s=runs, recompute_s=round(t_rec, 4),
                                recompute_mode=f'estimated: single steps timed at {len(detail["prefix_lengths"])} prefix lengths '
                                               f'(best of {args.repeats}), linearly interpolated and summed over n=1..{T}',
                                recompute_step_timings=detail, speedup=round(t_rec / t_cached, 2))

@@ -84,7 +84,7 @@ def autocast(precision:str, # a resolved precision
 
 # %% ../nbs/00_core.ipynb #b444a1f3
 def cpu_bf16_native() -> bool:
-    "Whether this CPU runs oneDNN's bf16 kernels natively (AVX-512 or newer), so that bf16 autocast pays on it"
+    "Whether oneDNN supports bf16 on this CPU (AVX-512 or newer): the CPUs on which `precision='bf16'` is honoured"
     try: return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError): return False
 

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from fastcore.basics import patch
 from .core import (Config, ConfigError, check, CheckpointError, PRECISIONS, seed_everything, seed_worker,
-                             torch_generator, get_device, resolve_precision, needs_scaler, autocast, cpu_bf16_native,
+                             torch_generator, get_device, resolve_precision, needs_scaler, autocast,
                              save_checkpoint, load_checkpoint, check_state_dict, fast_noise)
 
 # %% auto #0
