@@ -20,7 +20,8 @@ shapes. Then, in one process:
   SVQ codebook and EMA sums as parameters);
 - `--check`: one training forward/backward of each under the same seed with dropout off: loss and gradient
   differences (and the strict `load_state_dict` of `official_state_dict` into the official model);
-- training steps alternate (forward, backward, the official clipping, the official optimizer; which side goes first rotates;
+- training steps alternate (forward, backward, the official clipping (objcentric: the trainer's `clip_grad_norm_`, same
+  gradients), the official optimizer; which side goes first rotates;
   VQ-GAN: the generator's Adam step, then with `--gan` the discriminator's),
   `--warmup` untimed, then `--steps` timed; medians and the ratio ours / official. objcentric's side uses the
   trainer's default Adam (fused kernel; `--ours-adam plain` for the official loop); `--fast-noise` adds a third side,
@@ -88,6 +89,7 @@ import torch.nn as nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from objcentric.core import autocast, count_params, fast_noise
+from objcentric.train import clip_grad_norm_
 from objcentric.slots import SLATE, SlateConfig
 from objcentric.sysbinder import SysBinder, SysBinderConfig
 from objcentric.svq import SVQ, SVQConfig
@@ -631,7 +633,8 @@ class Side:
         else: loss.backward()
         if self.clip is not None:                                # (main_vct.py does not clip; train_nsi.py clips the image side, 2-norm)
             ps = self.ns.clip_params(self.net, self.official) if hasattr(self.ns, 'clip_params') else self.net.parameters()
-            torch.nn.utils.clip_grad_norm_(ps, self.clip, getattr(self.ns, 'clip_type', 'inf'))
+            clip = torch.nn.utils.clip_grad_norm_ if self.official else clip_grad_norm_   # (objcentric: the Trainer's, same result)
+            clip(ps, self.clip, getattr(self.ns, 'clip_type', float('inf')))
         if self.scaler is not None: self.scaler.step(self.opt); self.scaler.update()
         else: self.opt.step()
         return float(loss.detach())

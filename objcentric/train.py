@@ -21,8 +21,8 @@ from .core import (Config, ConfigError, check, CheckpointError, PRECISIONS, seed
 
 # %% auto #0
 __all__ = ['TrainConfig', 'linear_warmup', 'half_life', 'cosine_decay', 'compose', 'PlateauHalver', 'ParamGroup', 'grad_norm',
-           'ResumableBatchSampler', 'init_distributed', 'cleanup_distributed', 'Trainer', 'run_training',
-           'plot_history', 'load_weights']
+           'clip_grad_norm_', 'ResumableBatchSampler', 'init_distributed', 'cleanup_distributed', 'Trainer',
+           'run_training', 'plot_history', 'load_weights']
 
 # %% ../nbs/20_train.ipynb #c0d53742
 @dataclass
@@ -192,9 +192,22 @@ def grad_norm(params, # iterable of parameters (those without a gradient are ign
               norm_type:float=2.0, # p of the p-norm; float('inf') for max-abs
              ) -> torch.Tensor:
     "The joint p-norm of the gradients of `params` (a 0-dim tensor, 0 when there are none)."
-    grads = [p.grad for p in params if p.grad is not None]
+    grads, norm_type = [p.grad for p in params if p.grad is not None], float(norm_type)   # (float('inf') reads 'inf' too)
     if not grads: return torch.zeros(())
+    if norm_type == math.inf and all(g.device.type == 'cpu' for g in grads):   # (CUDA: torch's foreach kernel is fast)
+        return torch.stack([g.detach().abs().amax().float() if g.numel() else g.new_zeros((), dtype=torch.float32) for g in grads]).amax()
     return torch.nn.utils.get_total_norm(grads, norm_type)
+
+# %% ../nbs/20_train.ipynb #e84a8f70
+def clip_grad_norm_(params, # iterable of parameters (those without a gradient are ignored)
+                    max_norm:float, # largest joint norm left after clipping
+                    norm_type:float=2.0, # p of the p-norm; float('inf') for max-abs
+                   ) -> torch.Tensor:
+    "Scale the gradients in place so that their joint p-norm is at most `max_norm`; returns the norm before clipping"
+    params = [p for p in params if p.grad is not None]
+    total = grad_norm(params, norm_type)
+    torch.nn.utils.clip_grads_with_norm_(params, max_norm, total)
+    return total
 
 # %% ../nbs/20_train.ipynb #c19eedfc
 class ResumableBatchSampler:
@@ -483,7 +496,7 @@ def _grads(self:Trainer, micro:list, opt, params:list, fwd_kw:dict) -> tuple:
     if self.ddp is not None:
         dist.all_reduce(loss_acc); loss_acc /= self.world_size
     if self.scaler.is_enabled(): self.scaler.unscale_(opt)
-    if cfg.clip_norm is not None: gn = torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm, cfg.clip_norm_type)
+    if cfg.clip_norm is not None: gn = clip_grad_norm_(params, cfg.clip_norm, cfg.clip_norm_type)
     else: gn = grad_norm(params, cfg.clip_norm_type)
     loss_v, gn_v = torch.stack([loss_acc, gn.float().to(self.device)]).tolist()
     return loss_v, gn_v, logs_acc

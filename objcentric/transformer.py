@@ -13,14 +13,53 @@ from torch import Tensor
 from .core import Dropout, drop_mask, fast_noise_enabled
 
 # %% auto #0
-__all__ = ['MultiHeadAttention', 'attention_fast_dropout', 'KVCache', 'FeedForward', 'TransformerBlock',
+__all__ = ['bmm_attention', 'attention', 'MultiHeadAttention', 'KVCache', 'FeedForward', 'TransformerBlock',
            'load_torch_encoder_layer', 'TransformerDecoder', 'TransformerEncoder', 'LearnedPositionalEmbedding',
            'filter_logits', 'sample_logits', 'autoregressive_generate', 'GEGLUFeedForward', 'PerceiverCrossAttention',
            'fourier_features']
 
+# %% ../nbs/04_transformer.ipynb #47380fde
+def bmm_attention(q:Tensor, # queries [B,H,T,d]
+                  k:Tensor, # keys [B,H,S,d]
+                  v:Tensor, # values [B,H,S,d]
+                  p:float=0.0, # dropout probability of the attention weights (0: none)
+                  causal:bool=False, # causal mask (T == S)
+                  attn_mask:Tensor|None=None, # bool (True = may attend) or additive float mask, [T,S] or [B,H,T,S]
+                 ) -> Tensor:
+    "softmax(q k^T/sqrt(d) + mask), dropout (`drop_mask` under `fast_noise`, else `bernoulli_`), times v: [B,H,T,d]"
+    B, H, T, d = q.shape; S = k.shape[2]
+    bias = None
+    if causal: bias = torch.zeros(T, S, dtype=q.dtype, device=q.device).masked_fill_(torch.ones(T, S, dtype=torch.bool, device=q.device).triu_(1), float('-inf'))
+    elif attn_mask is not None:
+        bias = torch.zeros(attn_mask.shape, dtype=q.dtype, device=q.device).masked_fill_(~attn_mask, float('-inf')) if attn_mask.dtype == torch.bool else attn_mask.to(q.dtype)
+        if bias.dim() == 4: bias = bias.expand(B, H, T, S).reshape(B * H, T, S)
+    qq, kk = q.reshape(B * H, T, d), k.reshape(B * H, S, d)
+    s = torch.baddbmm(bias, qq, kk.transpose(1, 2), alpha=d ** -0.5) if bias is not None else torch.bmm(qq, kk.transpose(1, 2)).mul_(d ** -0.5)
+    a = s.softmax(-1)
+    if p > 0:
+        drop = drop_mask(s.shape, p, s.device) if fast_noise_enabled() else torch.empty(s.shape, device=s.device).bernoulli_(p).bool()
+        a = a.masked_fill(drop, 0.0)
+    o = torch.bmm(a, v.reshape(B * H, S, d).to(a.dtype))
+    return (o.mul_(1.0 / (1.0 - p)) if p > 0 else o).view(B, H, T, d)
+
+
+# %% ../nbs/04_transformer.ipynb #6c098f54
+def attention(q:Tensor, # queries [B,H,T,d]
+              k:Tensor, # keys [B,H,S,d]
+              v:Tensor, # values [B,H,S,d]
+              p:float=0.0, # dropout probability of the attention weights (pass 0 outside training)
+              causal:bool=False, # causal mask (T == S)
+              attn_mask:Tensor|None=None, # bool (True = may attend) or additive float mask, [T,S] or [B,H,T,S]
+             ) -> Tensor:
+    "Scaled dot-product attention [B,H,T,d]: `bmm_attention` on the CPU in bf16/fp16 or with `fast_noise` dropout, else SDPA"
+    if q.device.type == 'cpu' and (q.dtype in (torch.bfloat16, torch.float16) or (p > 0 and fast_noise_enabled())):
+        return bmm_attention(q, k, v, p, causal and attn_mask is None, attn_mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=causal and attn_mask is None, dropout_p=p)
+
+
 # %% ../nbs/04_transformer.ipynb #0b51562d
 class MultiHeadAttention(nn.Module):
-    "Multi-head attention on `F.scaled_dot_product_attention`, with optional cached keys/values"
+    "Multi-head attention (SDPA, or `bmm_attention` where that is faster), with optional cached keys/values"
     def __init__(self,
                  d_model:int,          # width of the queries (and of the output)
                  num_heads:int,        # number of heads; must divide `d_model`
@@ -62,10 +101,7 @@ class MultiHeadAttention(nn.Module):
 
     def attend(self, q:Tensor, k:Tensor, v:Tensor, causal:bool=False, attn_mask:Tensor|None=None) -> Tensor:
         "Scaled dot-product attention of head-split `q` on `k`,`v`, merged and projected: [B,T,D]"
-        if self.training and self.dropout > 0 and q.device.type == 'cpu' and fast_noise_enabled():
-            o = attention_fast_dropout(q, k, v, self.dropout, causal and attn_mask is None, attn_mask)
-        else: o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=causal and attn_mask is None,
-                                                 dropout_p=self.dropout if self.training else 0.0)
+        o = attention(q, k, v, self.dropout if self.training else 0.0, causal, attn_mask)
         B, H, T, Dh = o.shape
         return self.out_drop(self.out_proj(o.transpose(1, 2).reshape(B, T, H*Dh)))
 
@@ -78,26 +114,6 @@ class MultiHeadAttention(nn.Module):
         "Attention from `x` to `context` (or to itself): [B,T,D]"
         k, v = kv if kv is not None else self.project_kv(x if context is None else context)
         return self.attend(self.split_heads(self.q_proj(x)), k, v, causal, attn_mask)
-
-# %% ../nbs/04_transformer.ipynb #3054a936
-def attention_fast_dropout(q:Tensor, # queries [B,H,T,d]
-                           k:Tensor, # keys [B,H,S,d]
-                           v:Tensor, # values [B,H,S,d]
-                           p:float, # dropout probability of the attention weights
-                           causal:bool=False, # causal mask (T == S)
-                           attn_mask:Tensor|None=None, # bool (True = may attend) or additive float mask, [T,S] or [B,H,T,S]
-                          ) -> Tensor:
-    "softmax(q k^T/sqrt(d) + mask) with dropout (mask from `drop_mask`) times v: [B,H,T,d]"
-    B, H, T, d = q.shape; S = k.shape[2]
-    bias = None
-    if causal: bias = torch.zeros(T, S, dtype=q.dtype, device=q.device).masked_fill_(torch.ones(T, S, dtype=torch.bool, device=q.device).triu_(1), float('-inf'))
-    elif attn_mask is not None:
-        bias = torch.zeros(attn_mask.shape, dtype=q.dtype, device=q.device).masked_fill_(~attn_mask, float('-inf')) if attn_mask.dtype == torch.bool else attn_mask.to(q.dtype)
-        if bias.dim() == 4: bias = bias.expand(B, H, T, S).reshape(B * H, T, S)
-    qq, kk = q.reshape(B * H, T, d), k.reshape(B * H, S, d)
-    s = torch.baddbmm(bias, qq, kk.transpose(1, 2), alpha=d ** -0.5) if bias is not None else torch.bmm(qq, kk.transpose(1, 2)).mul_(d ** -0.5)
-    a = s.softmax(-1).masked_fill(drop_mask(s.shape, p, s.device), 0.0)
-    return torch.bmm(a, v.reshape(B * H, S, d)).mul_(1.0 / (1.0 - p)).view(B, H, T, d)
 
 # %% ../nbs/04_transformer.ipynb #0d1c3c88
 class KVCache:
@@ -493,7 +509,7 @@ class PerceiverCrossAttention(nn.Module):
         q = self.to_q(h).view(B, N, self.heads, self.dim_head).transpose(1, 2)
         k, v = self.to_kv(c).view(B, c.shape[1], 2, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
         m = None if mask is None else mask[:, None, None, :].bool()
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=self.dropout if self.training else 0.0)
+        o = attention(q, k, v, self.dropout if self.training else 0.0, attn_mask=m)
         x = x + self.to_out(o.transpose(1, 2).reshape(B, N, self.heads*self.dim_head))
         return x + self.ff(self.ff_norm(x)) if self.ff is not None else x
 

@@ -14,6 +14,7 @@ from torch import Tensor
 from fastcore.basics import patch
 from .core import (Dropout, Config, check, count_params, check_images, check_state_dict, load_checkpoint, CheckpointError,
                              PretrainedModel)
+from .transformer import attention
 from .quantizers import VectorQuantizer, CodeSearch, EMAUpdate, Revival, QuantOut
 
 # %% auto #0
@@ -59,7 +60,7 @@ class AttnBlock(nn.Module):
         B, C, H, W = x.shape
         h = self.norm(x)
         q, k, v = (f(h).flatten(2).transpose(1, 2) for f in (self.q, self.k, self.v))
-        a = F.scaled_dot_product_attention(q, k, v)
+        a = attention(q[:, None], k[:, None], v[:, None])[:, 0]   # one head (bmm_attention in bf16 on the CPU)
         return x + self.proj_out(a.transpose(1, 2).reshape(B, C, H, W))
 
 # %% ../nbs/11_vqgan.ipynb #5ee6a92b
@@ -427,6 +428,11 @@ def _perceptual_loss(self:VQGAN, x:Tensor, xr:Tensor) -> Tensor:
     return p(x, xr).mean()
 
 # %% ../nbs/11_vqgan.ipynb #f8153bd2
+def _nchw(z:Tensor) -> Tensor:
+    "Latents [B,h,w,D] -> [B,D,h,w]: a contiguous copy under CPU autocast, else the permuted (channels-last) view"
+    z = z.permute(0, 3, 1, 2)
+    return z.contiguous() if z.device.type == 'cpu' and torch.is_autocast_enabled('cpu') else z
+
 @patch
 def _to_net(self:VQGAN, images:Tensor, where:str) -> Tensor:
     "Checked images [B,C,R,R] in [0,1] -> [-1,1]"
@@ -440,7 +446,7 @@ def quantize(self:VQGAN, x:Tensor # images in [-1,1] [B,C,R,R]
     z = self.encoder(x)
     if self.quant_conv is not None: z = self.quant_conv(z)
     zq, q = self.quantizer(z.permute(0, 2, 3, 1))
-    return zq.permute(0, 3, 1, 2), q
+    return _nchw(zq), q
 
 @patch
 def decode(self:VQGAN, zq:Tensor # quantised latents [B,D,h,w]
@@ -476,7 +482,7 @@ def decode_indices(self:VQGAN, indices:Tensor # token grids [B,h,w] or sequences
     if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.cfg.num_codes):
         raise ValueError(f"VQGAN.decode_indices: tokens must lie in [0, {self.cfg.num_codes}), got [{int(indices.min())}, {int(indices.max())}]")
     v = self.quantizer.lookup(indices.long().reshape(-1, h, w))
-    return ((self.decode(v.permute(0, 3, 1, 2)) + 1) / 2).clamp(0, 1)
+    return ((self.decode(_nchw(v)) + 1) / 2).clamp(0, 1)
 
 @patch
 @torch.no_grad()
