@@ -343,11 +343,9 @@ def gumbel_noise(like:torch.Tensor, # the noise takes this tensor's shape and de
                 ) -> torch.Tensor:
     "Standard Gumbel noise: -log(E + tiny), E ~ Exp(1) (`exponential_`), or -log(-log U) with `fast_noise` on a CPU"
     tiny = torch.finfo(torch.float32).tiny
-    if _NOISE['fast'] and like.device.type == 'cpu':
-        u = torch.rand(like.shape, dtype=torch.float32, device=like.device, generator=generator)
-        return u.add_(tiny).log_().neg_().add_(tiny).log_().neg_()
-    e = torch.empty_like(like, dtype=torch.float32).exponential_(generator=generator)
-    return -torch.log(e + tiny)
+    if _NOISE['fast'] and like.device.type == 'cpu':   # U + tiny drawn as uniform_(tiny, 1); -log(U) >= 6e-8, so its "+ tiny" changes no value
+        return torch.empty(like.shape, dtype=torch.float32, device=like.device).uniform_(tiny, 1.0, generator=generator).log_().neg_().log_().neg_()
+    return torch.empty_like(like, dtype=torch.float32).exponential_(generator=generator).add_(tiny).log_().neg_()   # (in place: one buffer)
 
 # %% ../nbs/00_core.ipynb #43aa8b96
 def drop_mask(shape:tuple, # shape of the mask

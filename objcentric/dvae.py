@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from .quantizers import gumbel_softmax, cosine_anneal
+from .quantizers import gumbel_softmax, gumbel_argmax, cosine_anneal
 
 # %% ../nbs/05_dvae.ipynb #7a643c8a
 def gumbel_tau(step:int, # training step
@@ -149,8 +149,9 @@ class DVAE(nn.Module):
         log_probs = self.encode(x)
         z_soft = gumbel_softmax(log_probs, tau, hard=hard, dim=1)
         recon = self.decode(z_soft)
-        z_hard = gumbel_softmax(log_probs, tau, hard=True, dim=1).detach()
-        tokens = z_hard.argmax(1).flatten(1)
+        idx = gumbel_argmax(log_probs, dim=1)                           # the hard sample's index, its own noise (no softmax needed)
+        z_hard = torch.zeros_like(log_probs).scatter_(1, idx[:, None], 1.0)
+        tokens = idx.flatten(1)
         mse = ((x - recon) ** 2).sum() / x.shape[0]
         out = dict(recon=recon, log_probs=log_probs, z_soft=z_soft, z_hard=z_hard, tokens=tokens, mse=mse, loss=mse)
         if self.usage_weight:

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['sq_dists', 'nearest_code', 'straight_through', 'rotation_trick', 'sync_update', 'sample_rows', 'kmeans', 'QuantOut',
-           'CodeSearch', 'EMAUpdate', 'Revival', 'VectorQuantizer', 'block_vq', 'gumbel_softmax', 'cosine_anneal',
-           'FSQ']
+           'CodeSearch', 'EMAUpdate', 'Revival', 'VectorQuantizer', 'block_vq', 'gumbel_softmax', 'gumbel_argmax',
+           'cosine_anneal', 'FSQ']
 
 # %% ../nbs/03_quantizers.ipynb #61a01ce1
 import math
@@ -425,10 +425,18 @@ def gumbel_softmax(logits:Tensor, # unnormalised log-probabilities
     "Relaxed one-hot sample softmax((logits+g)/tau), g = -log(Exp(1)); `hard` gives a straight-through one-hot"
     if not isinstance(tau, Tensor) and not tau > 0: raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau}")   # a tensor tau is checked where it is set
     g = gumbel_noise(logits, generator)                     # -log(E), E ~ Exp(1); -log(-log U) under `fast_noise` on a CPU
-    y = F.softmax((logits.float() + g) / tau, dim=dim).to(logits.dtype)
+    y = F.softmax(g.add_(logits.float()).div_(tau), dim=dim).to(logits.dtype)   # (logits + g) / tau, in the noise's buffer
     if not hard: return y
     y_hard = torch.zeros_like(y).scatter_(dim, y.argmax(dim, keepdim=True), 1.0)
     return y_hard - y.detach() + y
+
+# %% ../nbs/03_quantizers.ipynb #gmaxcd01
+def gumbel_argmax(logits:Tensor, # unnormalised log-probabilities
+                  dim:int=1, # the category axis
+                  generator:torch.Generator|None=None, # optional RNG for the Gumbel noise
+                 ) -> Tensor:
+    "Gumbel-max sample: the index argmax(logits + g) that `gumbel_softmax(hard=True)` one-hots, without its softmax"
+    with torch.no_grad(): return gumbel_noise(logits, generator).add_(logits.float()).argmax(dim)
 
 # %% ../nbs/03_quantizers.ipynb #fd13ee97
 def cosine_anneal(step:int, # current step

@@ -195,7 +195,9 @@ def grad_norm(params, # iterable of parameters (those without a gradient are ign
     grads, norm_type = [p.grad for p in params if p.grad is not None], float(norm_type)   # (float('inf') reads 'inf' too)
     if not grads: return torch.zeros(())
     if norm_type == math.inf and all(g.device.type == 'cpu' for g in grads):   # (CUDA: torch's foreach kernel is fast)
-        return torch.stack([g.detach().abs().amax().float() if g.numel() else g.new_zeros((), dtype=torch.float32) for g in grads]).amax()
+        mm = [torch.aminmax(g.detach()) for g in grads if g.numel()]              # max |g| = max(-min g, max g): one pass, no |g| buffer
+        if not mm: return torch.zeros(())
+        return torch.maximum(torch.stack([a for a, _ in mm]).neg().amax(), torch.stack([b for _, b in mm]).amax()).float()
     return torch.nn.utils.get_total_norm(grads, norm_type)
 
 # %% ../nbs/20_train.ipynb #e84a8f70
@@ -206,6 +208,7 @@ def clip_grad_norm_(params, # iterable of parameters (those without a gradient a
     "Scale the gradients in place so that their joint p-norm is at most `max_norm`; returns the norm before clipping"
     params = [p for p in params if p.grad is not None]
     total = grad_norm(params, norm_type)
+    if total.device.type == 'cpu' and float(max_norm / (total + 1e-6)) >= 1.0: return total   # (torch would multiply by 1: no change)
     torch.nn.utils.clip_grads_with_norm_(params, max_norm, total)
     return total
 
