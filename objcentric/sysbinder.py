@@ -355,7 +355,8 @@ class ImageEncoder(nn.Module):
     def forward(self, x:Tensor # images [B,C,H,W]
                ) -> Tensor:
         "Features [B, h*w, d_model] in raster order"
-        if self.channels_last if self.channels_last is not None else x.device.type == 'cpu':
+        cl = x.device.type == 'cpu' if self.channels_last is None else self.channels_last
+        if cl:
             x = x.contiguous(memory_format=torch.channels_last)   # (the CNN's output is then [B,h,w,C] in memory: the transpose below is free)
         f = self.pos(self.cnn(x)).flatten(2).transpose(1, 2)
         return self.mlp(self.norm(f))
